@@ -1,0 +1,8 @@
+"""The test suite. The database URL comes from KYODO_TEST_DATABASE_URL via tests/conftest.py."""
+
+TESTING = True
+SECRET_KEY = "test-only-not-secret"
+WTF_CSRF_ENABLED = True
+MAIL_BACKEND = "smtp"
+MAIL_SEND_AFTER_COMMIT = False
+RATELIMIT_ENABLED = False

@@ -1,0 +1,28 @@
+"""Append-only audit log: who did what to which object, before/after, from which IP, when.
+
+Administrators browse and filter it (``/admin/audit``).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint
+
+bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user (or None for the system / a job) and the request's IP."""
+
+    user: Any = None
+    ip: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.user.email if self.user is not None else "system"
+
+
+SYSTEM = Actor()
+
+from kyodo_fund.audit import views  # noqa: E402,F401

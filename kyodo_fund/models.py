@@ -1,0 +1,6 @@
+"""Imports every domain's models so ``Base.metadata`` is complete (Alembic, tests, create_all)."""
+
+from kyodo_fund.accounts.models import AccountToken, User  # noqa: F401
+from kyodo_fund.audit.models import AuditEntry  # noqa: F401
+from kyodo_fund.notifications.models import OutboxAttachment, OutboxMessage  # noqa: F401
+from kyodo_fund.orgs.models import Membership, Organisation  # noqa: F401

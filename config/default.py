@@ -54,3 +54,14 @@ PROXY_HOPS = 0
 
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 PAGE_SIZE = 20
+
+# Tax-benefit estimator (receipts-and-tax.md §9). Assumptions, hence configuration:
+#: Order in which the ¥2,000 floor and the 40%-of-income cap are used up (F3).
+ESTIMATOR_FLOOR_ORDER = ["deduction_only", "nintei_npo", "koeki_cert"]
+ESTIMATOR_FLOOR_YEN = 2000
+#: Resident-tax credit rates (F5); Nagano has no 政令指定都市. Must be whole basis points.
+ESTIMATOR_RESIDENT_RATES = {"prefecture": 0.04, "municipality": 0.06}
+#: Marginal income-tax rate (%) the simulator assumes until the donor picks one.
+ESTIMATOR_DEFAULT_MARGINAL_RATE_PCT = 10
+#: Flask-Limiter rule for the public JSON API.
+API_RATE_LIMIT = "120 per minute"

@@ -1,7 +1,7 @@
 """The test suite. The database URL comes from KYODO_TEST_DATABASE_URL via tests/conftest.py."""
 
 TESTING = True
-SECRET_KEY = "test-only-not-secret"
+SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
 WTF_CSRF_ENABLED = True
 MAIL_BACKEND = "smtp"
 MAIL_SEND_AFTER_COMMIT = False

@@ -91,7 +91,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     # pysqlite opens transactions lazily and breaks SAVEPOINT; take over BEGIN ourselves.
     # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):  # noqa: ANN001
+    def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
@@ -99,23 +99,40 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn):
         # IMMEDIATE takes the write lock up front, the closest SQLite gets to SELECT ... FOR UPDATE.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _AppSession(Session):
+    """Uses the engine of the current app unless a bind was set (tests bind one connection)."""
+
+    def get_bind(self, mapper=None, clause=None, **kw):
+        if self.bind is not None:
+            return self.bind
+        return _DATABASES[-1].engine if _DATABASES else super().get_bind(mapper, clause, **kw)
+
+
+_DATABASES: list[Database] = []
+
+
 class Database:
-    """Engine plus a request-scoped session, bound to the app by ``init_app``."""
+    """Per-app engines plus one thread-scoped session, bound to apps by ``init_app``.
+
+    Several apps may live in one process (tests, tools); the session uses the engine of the app
+    whose context is active.
+    """
 
     def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.session_factory = sessionmaker(expire_on_commit=False)
+        self._fallback: Engine | None = None
+        self.session_factory = sessionmaker(class_=_AppSession, expire_on_commit=False)
         self.session: scoped_session[Session] = scoped_session(self.session_factory)
+        _DATABASES.append(self)
 
     def init_app(self, app: Any) -> None:
-        self.engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQL_ECHO", False))
-        self.session_factory.configure(bind=self.engine)
-        app.extensions["kyodo_db"] = self
+        engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQL_ECHO", False))
+        app.extensions["kyodo_db_engine"] = engine
+        self._fallback = engine
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
@@ -123,6 +140,15 @@ class Database:
             self.session.remove()
 
     @property
+    def engine(self) -> Engine:
+        from flask import current_app, has_app_context
+
+        if has_app_context() and "kyodo_db_engine" in current_app.extensions:
+            return current_app.extensions["kyodo_db_engine"]
+        if self._fallback is None:
+            raise RuntimeError("database used before init_app")
+        return self._fallback
+
+    @property
     def dialect(self) -> str:
-        assert self.engine is not None
         return self.engine.dialect.name

@@ -54,7 +54,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
     limiter.init_app(app)
     login_manager.init_app(app)
     from kyodo_fund.accounts.services import load_user_for_session
@@ -66,9 +65,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from kyodo_fund import accounts, admin, audit, main, orgs
+    from kyodo_fund import accounts, admin, audit, jobs, main, orgs
 
-    for module in (main, accounts, orgs, audit, admin):
+    for module in (main, accounts, orgs, audit, admin, jobs):
         app.register_blueprint(module.bp)
 
 

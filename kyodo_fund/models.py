@@ -2,5 +2,6 @@
 
 from kyodo_fund.accounts.models import AccountToken, User  # noqa: F401
 from kyodo_fund.audit.models import AuditEntry  # noqa: F401
+from kyodo_fund.jobs.models import JobLock, JobRun  # noqa: F401
 from kyodo_fund.notifications.models import OutboxAttachment, OutboxMessage  # noqa: F401
 from kyodo_fund.orgs.models import Membership, Organisation  # noqa: F401

@@ -33,14 +33,24 @@ def iso_date(value: date | datetime | None) -> str:
 
 def url_with(**changes: object) -> str:
     """The current page's URL with some query arguments replaced (pagination, filters)."""
+    from urllib.parse import urlencode
+
     args = request.args.to_dict()
     args.update({k: v for k, v in changes.items() if v is not None})
+    if request.endpoint is None:  # error pages for unknown URLs
+        return f"{request.path}?{urlencode(args)}"
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(yen=yen, local_dt=local_dt, iso_date=iso_date, wareki=format_wareki)
-    app.jinja_env.globals.update(url_with=url_with, nav_items=nav_items, has_endpoint=lambda e: e in app.view_functions, csrf_token=generate_csrf, current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(
+        url_with=url_with,
+        nav_items=nav_items,
+        has_endpoint=lambda e: e in app.view_functions,
+        csrf_token=generate_csrf,
+        current_locale=lambda: str(get_locale()),
+    )
 
 
 #: (endpoint, label, who): who is "all", "user", "member", "staff" or "admin". Endpoints that

@@ -38,7 +38,7 @@ class _Inbox:
         self.messages: list = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+    async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(msg)
@@ -54,11 +54,35 @@ def smtp_server():
     controller.stop()
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """Each xdist worker gets its own PostgreSQL database next to the one CI created."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def app(smtp_server, tmp_path_factory):
+def database_url(tmp_path_factory, worker_id) -> str:
+    if TEST_DB_URL.startswith("postgresql"):
+        return _worker_database(TEST_DB_URL, worker_id) if worker_id != "master" else TEST_DB_URL
+    if TEST_DB_URL:
+        return TEST_DB_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(smtp_server, tmp_path_factory, database_url):
     controller, _ = smtp_server
     instance = tmp_path_factory.mktemp("instance")
-    url = TEST_DB_URL or f"sqlite:///{instance / 'test.sqlite3'}"
+    url = database_url
     application = create_app(
         "testing",
         overrides={
@@ -75,7 +99,7 @@ def app(smtp_server, tmp_path_factory):
         Base.metadata.drop_all(database.engine)
         Base.metadata.create_all(database.engine)
     yield application
-    database.engine.dispose()
+    application.extensions["kyodo_db_engine"].dispose()
 
 
 @pytest.fixture
@@ -84,17 +108,25 @@ def db_session(app):
 
     Code under test may ``commit()``; with ``create_savepoint`` that only releases a savepoint.
     """
-    with app.app_context():
-        connection = database.engine.connect()
-        outer = connection.begin()
-        database.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield database.session
-        finally:
-            database.session.remove()
-            outer.rollback()
-            connection.close()
-            database.session_factory.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+    # No app context is held open here: each test-client request must get its own, as in production
+    # (Flask-Login and Flask-Babel cache per context). Tests that render or build URLs use ``app_ctx``.
+    connection = app.extensions["kyodo_db_engine"].connect()
+    outer = connection.begin()
+    database.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield database.session
+    finally:
+        database.session.remove()
+        outer.rollback()
+        connection.close()
+        database.session_factory.configure(bind=None, join_transaction_mode="conditional_savepoint")
+
+
+@pytest.fixture
+def app_ctx(app):
+    """A request context for tests that call services which render mail or build URLs."""
+    with app.test_request_context():
+        yield
 
 
 @pytest.fixture
@@ -103,7 +135,7 @@ def committed_db(app):
     with app.app_context():
         yield database.session
         database.session.remove()
-        with database.engine.begin() as conn:
+        with app.extensions["kyodo_db_engine"].begin() as conn:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
 
@@ -151,12 +183,12 @@ def login(client, email: str, password: str = "correct horse battery"):
 
 @pytest.fixture
 def is_postgres(app) -> bool:
-    return database.dialect == "postgresql"
+    return app.extensions["kyodo_db_engine"].dialect.name == "postgresql"
 
 
 def requires_postgres(app) -> None:
-    if database.dialect != "postgresql":
+    if app.extensions["kyodo_db_engine"].dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL: run with KYODO_TEST_DATABASE_URL=postgresql+psycopg://...")
 
 
-__all__ = ["csrf_from", "free_port", "login", "post_form", "requires_postgres", "text", "tempfile", "Path"]
+__all__ = ["Path", "csrf_from", "free_port", "login", "post_form", "requires_postgres", "tempfile", "text"]

@@ -1,0 +1,41 @@
+"""The one schedule table. Each job is ``func(session, config) -> dict`` and idempotent.
+
+Cron times are Asia/Tokyo. A domain adds its job by adding a row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    id: str
+    #: "package.module:function", resolved at run time (APScheduler needs textual references).
+    func: str
+    #: APScheduler trigger name and its arguments.
+    trigger: str
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    #: How long one run may hold the lease before another process may take over.
+    lease_seconds: int = 3600
+
+
+SCHEDULE: tuple[ScheduledJob, ...] = (
+    ScheduledJob(
+        id="mail.send",
+        func="kyodo_fund.notifications.tasks:send_outbox",
+        trigger="interval",
+        trigger_args={"seconds": 30},
+        description="送信待ちメールを送る（失敗時は間隔をあけて再送）",
+        lease_seconds=600,
+    ),
+)
+
+
+def find(job_id: str) -> ScheduledJob:
+    for job in SCHEDULE:
+        if job.id == job_id:
+            return job
+    raise KeyError(job_id)

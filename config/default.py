@@ -27,6 +27,10 @@ RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
 LOGIN_LIMIT_PER_IP = "20 per 10 minutes"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per 10 minutes"
+SIGNUP_LIMIT_PER_IP = "10 per hour"
+FORGOT_LIMIT_PER_IP = "10 per hour"
+#: Sign-up, password-reset and re-sent confirmation mails to one address, whoever asks.
+MAIL_LIMIT_PER_ADDRESS = "5 per hour"
 
 # Accounts
 PASSWORD_MIN_LENGTH = 8
@@ -65,3 +69,55 @@ ESTIMATOR_RESIDENT_RATES = {"prefecture": 0.04, "municipality": 0.06}
 ESTIMATOR_DEFAULT_MARGINAL_RATE_PCT = 10
 #: Flask-Limiter rule for the public JSON API.
 API_RATE_LIMIT = "120 per minute"
+
+# Ledger (kyodo_fund.ledger; the webhook handler passes these to the posting services)
+#: Platform fee, % of the gross gift (floored to whole yen); it covers Stripe's processing fee
+#: (payments.md §9: ¥10,000 → ¥1,000 fee, ¥9,000 grantable).
+PLATFORM_FEE_PCT = 10
+#: Who bears the processing fee Stripe keeps on refunded money. Only "fund" is implemented: the
+#: fee's share moves to the refunds:loss account and the project gives back only its net share.
+REFUND_FEE_BORNE_BY = "fund"
+#: Stripe's dispute (chargeback) fee for a JP account, booked to the fund when a dispute is lost.
+#: ASSUMPTION: ¥1,500 — check the account's Stripe pricing page before go-live.
+DISPUTE_FEE_YEN = 1500
+
+# Certification and the public support test (certification.md). All but the reminder days are assumptions the prefecture
+# confirms before go-live; kyodo_fund.certification.rules / .pst read them through ``from_config``.
+#: Whether the day of the triggering event (receipt, notice) is day 1 of an establishment deadline (民法: no).
+DEADLINES_FIRST_DAY_COUNTS = False
+#: Opening day of the 認定 renewal window: "day_after_expiry_minus_6m" (Saitama) or "expiry_minus_6m" (Tokyo).
+CERTIFICATION_RENEWAL_OPEN = "day_after_expiry_minus_6m"
+#: Second renewal reminder, this many days before the window closes.
+CERTIFICATION_RENEWAL_REMINDER_DAYS = 30
+#: PST absolute standard: sum a household's gifts for the ¥3,000 test (such units are flagged for review).
+PST_HOUSEHOLD_SUM = True
+#: Who is an officer for the PST: "any_time_in_fy" or "judging_date" (the as-of date).
+PST_OFFICER_BASIS = "any_time_in_fy"
+#: Annual average of the absolute standard: "months" (Σ × 12 ÷ months) or "fiscal_years" (Σ ÷ years).
+PST_ABS_NORMALISE = "months"
+#: Relative standard: count 国の補助金等 in the numerator (capped) and keep them in the denominator.
+PST_REL_INCLUDE_SUBSIDY = False
+
+# Stripe (kyodo_fund.payments.stripe_gateway, the only module that talks to it). With an empty
+# secret key the platform talks to the local stand-in (`python -m kyodo_fund.payments.standin`).
+STRIPE_SECRET_KEY = ""  # KYODO_STRIPE_SECRET_KEY (sk_test_... / sk_live_...); required in production
+#: The stand-in's address, used only while STRIPE_SECRET_KEY is empty: a real key always goes to api.stripe.com.
+STRIPE_API_BASE = "http://127.0.0.1:8420"  # KYODO_STRIPE_API_BASE
+STRIPE_WEBHOOK_SECRET = ""  # KYODO_STRIPE_WEBHOOK_SECRET (whsec_...)
+#: More accepted webhook secrets while one is being rotated (KYODO_STRIPE_WEBHOOK_SECRETS, a JSON list).
+STRIPE_WEBHOOK_SECRETS: list = []
+#: Must match the key (sk_live_ ⇔ True); webhook events of the other mode are ignored (payments.md W5).
+STRIPE_LIVEMODE = False
+STRIPE_TIMEOUT_SECONDS = 20
+#: Extra origins for the CSP's form-action. The Checkout origin (checkout.stripe.com, or the stand-in's
+#: origin while STRIPE_SECRET_KEY is empty) comes from stripe_gateway.checkout_origin(config).
+CSP_FORM_ACTION_EXTRA: list = []
+
+# Projects (vision.md 原則1 and 原則5).
+#: Smallest gift, and the smallest goal a project may have to leave draft.
+DONATION_MIN_AMOUNT_YEN = 1000
+#: The evaluation report is due this many days after a project's end.
+PROJECT_REPORT_DUE_DAYS = 60
+#: While an organisation has an overdue evaluation report it cannot submit a new project.
+PROJECT_BLOCK_ON_OVERDUE_REPORT = True
+PROJECT_COVER_MAX_BYTES = 2 * 1024 * 1024

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 _DIGITS = re.compile(r"^[0-9]+$")
+#: Thousands separators, when present, must group by three: "12,345" yes, "1,2,3" no.
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$")
 
 
 def format_yen(amount: int, *, receipt: bool = False) -> str:
@@ -26,7 +28,10 @@ def parse_yen(text: str) -> int:
 
     cleaned = unicodedata.normalize("NFKC", str(text)).strip()
     cleaned = cleaned.removeprefix("¥").removeprefix("￥").removesuffix("円").removesuffix("-")
-    cleaned = cleaned.replace(",", "").strip()
+    cleaned = cleaned.strip()
+    if "," in cleaned and not _GROUPED.match(cleaned):
+        raise ValueError(f"misplaced thousands separator: {text!r}")
+    cleaned = cleaned.replace(",", "")
     if not _DIGITS.match(cleaned):
         raise ValueError(f"not a whole yen amount: {text!r}")
     return int(cleaned)

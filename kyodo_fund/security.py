@@ -8,7 +8,9 @@ from flask import Flask, Response
 def content_security_policy(app: Flask) -> str:
     # Stripe Checkout is a redirect after a form POST; Chromium applies form-action to that
     # redirect, so the checkout host must be listed there (and nowhere else).
-    form_action = " ".join(["'self'", *app.config.get("CSP_FORM_ACTION_EXTRA", [])])
+    from kyodo_fund.payments.stripe_gateway import checkout_origin
+
+    form_action = " ".join(["'self'", checkout_origin(app.config), *app.config.get("CSP_FORM_ACTION_EXTRA", [])])
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "

@@ -1,0 +1,433 @@
+"""Receipt and annual-statement PDFs, drawn with reportlab's canvas from a ``ReceiptSnapshot`` alone.
+
+The printed wording is fixed Japanese, not passed through Babel: a receipt is a legal document whose
+re-render must match the original whatever the reader's language. ``invariant=True`` drops reportlab's
+timestamp and random document id, so the same snapshot always yields the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import date
+
+import segno
+from reportlab.lib.colors import Color, black, white
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+from kyodo_fund.money import format_yen
+from kyodo_fund.receipts.snapshot import DocumentKind, ReceiptSnapshot, validate_snapshot
+from kyodo_fund.tax.kinds import IssuerKind
+from kyodo_fund.wareki import format_wareki
+
+MINCHO = "HeiseiMin-W3"
+GOTHIC = "HeiseiKakuGo-W5"
+# Registering a built-in CID font only records its metrics in reportlab's font table; it is idempotent and
+# the same for every document, so doing it once at import is not per-render state.
+for _font in (MINCHO, GOTHIC):
+    pdfmetrics.registerFont(UnicodeCIDFont(_font))
+
+PAGE_W, PAGE_H = A4
+LEFT, RIGHT, TOP, BOTTOM = 50.0, PAGE_W - 50.0, PAGE_H - 45.0, 60.0
+WIDTH = RIGHT - LEFT
+RED = Color(0.75, 0.1, 0.1)
+GREY = Color(0.45, 0.45, 0.45)
+#: Characters that must not start a line (禁則): they hang at the end of the previous one.
+_NO_LINE_START = set("、。，．）」』】〕,.)!?！？ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ")
+
+#: A table column: heading, width in points, "left" or "right".
+Column = tuple[str, float, str]
+
+TITLE_TAX = "寄附金受領証明書"
+TITLE_PLAIN = "領収書"
+_MAIN_PURPOSE = "上記の金額を、当法人の主たる目的である業務に関連する寄附金として受領したことを証明します。"
+STATEMENT = {
+    IssuerKind.NINTEI_NPO: (
+        "上記の金額を、当法人が行う特定非営利活動に係る事業に関連する寄附金として受領したことを証明します。"
+    ),
+    IssuerKind.KOEKI_CERT: _MAIN_PURPOSE,
+    IssuerKind.KOEKI: _MAIN_PURPOSE,
+    IssuerKind.JOREI_NPO: "上記の金額を寄附金として受領したことを証明します。",
+    IssuerKind.PLAIN: "上記の金額を正に領収いたしました。",
+}
+KOEKI_ONLY = "所得控除のみ対象（この寄附金は税額控除の対象ではありません）"
+DESIGNATION_INTRO = "当法人は、次の地方公共団体の条例により、個人住民税の寄附金税額控除の対象として指定されています。"
+CERT_IN_PLACE_OF_COPY = "（税額控除に係る証明書の写しの添付に代えて、その番号と日付を記載しています）"
+ESTIMATE_HEADING = "参考：控除額の目安（情報提供であり、実際の控除額は確定申告で確定します）"
+KEEP_FOR_RETURN = "この証明書は確定申告で寄附金控除を受ける際に必要です。大切に保管してください。"
+
+__all__ = ["render_plain_page", "render_receipt", "validate_snapshot"]
+
+
+def render_receipt(snapshot: ReceiptSnapshot) -> bytes:
+    """Render one receipt or annual statement. Safe to call concurrently: all state is local."""
+    return _Document(snapshot).render()
+
+
+def render_plain_page(text: str) -> bytes:
+    """A bare one-page PDF with the same library and font: the benchmark baseline for ``render_receipt``."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1)
+    pdf.setFont(MINCHO, 11)
+    y = TOP
+    for line in wrap(text, MINCHO, 11, WIDTH):
+        pdf.drawString(LEFT, y, line)
+        y -= 16
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Break Japanese (and URLs) at any character, keeping 禁則 characters off the start of a line."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        current, current_width = "", 0.0
+        for char in paragraph:
+            char_width = pdfmetrics.stringWidth(char, font, size)
+            if current and current_width + char_width > width and char not in _NO_LINE_START:
+                lines.append(current)
+                current, current_width = "", 0.0
+            current += char
+            current_width += char_width
+        lines.append(current)
+    return lines
+
+
+def _date(value: date | None) -> str:
+    return format_wareki(value) if value else ""
+
+
+class _Document:
+    def __init__(self, snapshot: ReceiptSnapshot) -> None:
+        self.s = snapshot
+        self.buffer = io.BytesIO()
+        self.pdf = canvas.Canvas(self.buffer, pagesize=A4, invariant=True, pageCompression=1)
+        self.pdf.setTitle(f"{self.title} {snapshot.number}")
+        self.pdf.setAuthor(snapshot.issuer.name)
+        self.page = 0
+        self.y = TOP
+
+    @property
+    def title(self) -> str:
+        return TITLE_TAX if self.s.is_tax_document else TITLE_PLAIN
+
+    @property
+    def tabular(self) -> bool:
+        return self.s.document_kind == DocumentKind.ANNUAL_STATEMENT or len(self.s.lines) != 1
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        self._start_page()
+        self._heading()
+        self._donor()
+        if self.tabular:
+            self._table()
+        else:
+            self._single_gift()
+        self._statements()
+        self._issuer()
+        self._verification()
+        self._finish_page()
+        self.pdf.beginForm("page_count", lowerx=0, lowery=-4, upperx=40, uppery=12)
+        self.pdf.setFont(MINCHO, 8)
+        self.pdf.drawString(0, 0, str(self.page))
+        self.pdf.endForm()
+        self.pdf.save()
+        return self.buffer.getvalue()
+
+    def _start_page(self) -> None:
+        self.page += 1
+        self.y = TOP
+        pdf = self.pdf
+        pdf.setFillColor(black)
+        pdf.setFont(MINCHO, 9)
+        pdf.drawRightString(RIGHT, TOP, f"No. {self.s.number}")
+        pdf.drawRightString(RIGHT, TOP - 13, f"発行日 {_date(self.s.issued_on)}")
+        stamps = [label for flag, label in ((self.s.flags.reissue, "再発行"), (self.s.flags.voided, "取消")) if flag]
+        for n, label in enumerate(stamps):
+            self._stamp(LEFT + n * 84, label)
+        if self.page > 1:
+            pdf.setFont(GOTHIC, 11)
+            pdf.drawString(LEFT + 84 * len(stamps), TOP - 8, f"{self.title}（続き）")
+            self.y = TOP - 40
+
+    def _stamp(self, x: float, label: str) -> None:
+        pdf = self.pdf
+        pdf.setStrokeColor(RED)
+        pdf.setFillColor(RED)
+        pdf.setLineWidth(1.5)
+        pdf.rect(x, TOP - 16, 74, 26)
+        pdf.setFont(GOTHIC, 15)
+        pdf.drawCentredString(x + 37, TOP - 8, label)
+        pdf.setFillColor(black)
+        pdf.setStrokeColor(black)
+
+    def _finish_page(self) -> None:
+        pdf = self.pdf
+        pdf.setFillColor(GREY)
+        pdf.setFont(MINCHO, 8)
+        label = f"{self.s.number}　{self.page} / "
+        pdf.drawString(PAGE_W / 2 - 30, 30, label)
+        pdf.saveState()
+        pdf.translate(PAGE_W / 2 - 30 + pdfmetrics.stringWidth(label, MINCHO, 8), 30)
+        pdf.doForm("page_count")
+        pdf.restoreState()
+        if self.s.flags.voided:
+            # Drawn last and translucent so the voided content stays legible underneath. Text extractors
+            # such as ``pdftotext -layout`` skip rotated text; the upright stamp at the top carries the word.
+            pdf.saveState()
+            pdf.setFillColor(RED)
+            pdf.setFillAlpha(0.35)
+            pdf.translate(PAGE_W / 2, PAGE_H / 2)
+            pdf.rotate(30)
+            pdf.setFont(GOTHIC, 150)
+            pdf.drawCentredString(0, -50, "取消")
+            pdf.restoreState()
+        pdf.setFillColor(black)
+        pdf.showPage()
+
+    def _ensure(self, height: float) -> None:
+        if self.y - height < BOTTOM:
+            self._finish_page()
+            self._start_page()
+
+    def _paragraph(
+        self,
+        text: str,
+        *,
+        font: str = MINCHO,
+        size: float = 10,
+        x: float = LEFT,
+        width: float = WIDTH,
+        color: Color = black,
+        leading: float | None = None,
+    ) -> None:
+        leading = leading or size * 1.6
+        for line in wrap(text, font, size, width):
+            self._ensure(leading)
+            self.pdf.setFillColor(color)
+            self.pdf.setFont(font, size)
+            self.y -= leading
+            self.pdf.drawString(x, self.y + leading * 0.3, line)
+        self.pdf.setFillColor(black)
+
+    def _rows(self, rows: Iterable[tuple[str, str]], *, label_width: float = 110, size: float = 10) -> None:
+        leading = size * 1.6
+        for label, value in rows:
+            lines = wrap(value, MINCHO, size, WIDTH - label_width)
+            self._ensure(leading * len(lines))
+            self.pdf.setFont(GOTHIC, size)
+            self.pdf.drawString(LEFT, self.y - leading * 0.7, label)
+            self.pdf.setFont(MINCHO, size)
+            for line in lines:
+                self.y -= leading
+                self.pdf.drawString(LEFT + label_width, self.y + leading * 0.3, line)
+
+    # --- blocks -----------------------------------------------------------------------------
+
+    def _heading(self) -> None:
+        pdf = self.pdf
+        pdf.setFont(GOTHIC, 22)
+        pdf.drawCentredString(PAGE_W / 2, TOP - 45, self.title)
+        half = pdfmetrics.stringWidth(self.title, GOTHIC, 22) / 2 + 12
+        pdf.setLineWidth(0.8)
+        for offset in (52, 55):
+            pdf.line(PAGE_W / 2 - half, TOP - offset, PAGE_W / 2 + half, TOP - offset)
+        self.y = TOP - 62
+        if self.s.document_kind == DocumentKind.ANNUAL_STATEMENT:
+            period = "年間まとめ"
+            if self.s.period_from and self.s.period_to:
+                period += f"：{_date(self.s.period_from)}から{_date(self.s.period_to)}まで"
+            self._centred(f"（{period}）", size=10)
+        if self.s.flags.voided:
+            self._centred("この書類は取り消されました。", size=11, color=RED, font=GOTHIC)
+        if self.s.flags.reissue:
+            self._centred("本書は再発行したものです（原本と同一の内容）。", size=9)
+        if self.s.flags.replaces_number:
+            self._centred(f"本書は {self.s.flags.replaces_number}（取消済み）に代わるものです。", size=9)
+        self.y -= 10
+
+    def _centred(self, text: str, *, size: float, color: Color = black, font: str = MINCHO) -> None:
+        self.y -= size * 1.7
+        self.pdf.setFillColor(color)
+        self.pdf.setFont(font, size)
+        self.pdf.drawCentredString(PAGE_W / 2, self.y, text)
+        self.pdf.setFillColor(black)
+
+    def _donor(self) -> None:
+        donor = self.s.donor
+        if donor.postal_code:
+            self._paragraph(f"〒{donor.postal_code}", size=10)
+        if donor.address:
+            self._paragraph(donor.address, size=10.5, width=320)
+        self.y -= 26
+        self.pdf.setFont(MINCHO, 16)
+        self.pdf.drawString(LEFT, self.y, f"{donor.name}　様")
+        self.pdf.setLineWidth(0.8)
+        self.pdf.line(LEFT, self.y - 5, LEFT + 320, self.y - 5)
+        self.y -= 20
+
+    def _single_gift(self) -> None:
+        line = self.s.lines[0]
+        pdf = self.pdf
+        self.y -= 50
+        pdf.setLineWidth(1.2)
+        pdf.rect(LEFT, self.y, WIDTH, 42)
+        pdf.setFont(GOTHIC, 12)
+        pdf.drawString(LEFT + 14, self.y + 16, "金額")
+        pdf.setFont(GOTHIC, 24)
+        pdf.drawCentredString(PAGE_W / 2 + 20, self.y + 12, format_yen(self.s.total_yen, receipt=True))
+        self.y -= 14
+        rows = [("但し書き", f"{line.purpose}への寄附金として"), ("受領年月日", _date(line.received_on))]
+        if self.s.issuer.kind == IssuerKind.NINTEI_NPO:
+            rows.append(("特定非営利活動", line.activity))
+        self._rows(rows)
+
+    def _columns(self) -> list[Column]:
+        columns = [("No.", 30, "right"), ("受領年月日", 100, "left"), ("金額", 85, "right")]
+        rest = WIDTH - sum(width for _, width, _ in columns)
+        if self.s.issuer.kind == IssuerKind.NINTEI_NPO:
+            return [*columns, ("但し書き", rest - 140, "left"), ("特定非営利活動", 140, "left")]
+        return [*columns, ("但し書き", rest, "left")]
+
+    def _table(self) -> None:
+        columns = self._columns()
+        size, leading, pad = 9.5, 13.0, 5.0
+        self.y -= 10
+        self._table_header(columns)
+        for index, line in enumerate(self.s.lines, start=1):
+            cells = [str(index), _date(line.received_on), format_yen(line.amount_yen, receipt=True), line.purpose]
+            if len(columns) == 5:
+                cells.append(line.activity)
+            wrapped = [
+                wrap(cell, MINCHO, size, width - 2 * pad) for cell, (_, width, _) in zip(cells, columns, strict=True)
+            ]
+            height = max(len(w) for w in wrapped) * leading + 2 * pad
+            if self.y - height < BOTTOM + 20:
+                self._finish_page()
+                self._start_page()
+                self._table_header(columns)
+            self._table_row(columns, wrapped, height, MINCHO, size, leading, pad)
+        total = [["合計"], [f"{len(self.s.lines)}件"], [format_yen(self.s.total_yen, receipt=True)], [""]]
+        total += [[""]] * (len(columns) - 4)
+        self._ensure(leading + 2 * pad + 6)
+        self.pdf.setLineWidth(1.2)
+        self.pdf.line(LEFT, self.y, RIGHT, self.y)
+        self._table_row(columns, total, leading + 2 * pad, GOTHIC, 10.5, leading, pad)
+        self.y -= 12
+
+    def _table_header(self, columns: list[Column]) -> None:
+        height = 22.0
+        self.pdf.setFillColor(Color(0.92, 0.92, 0.92))
+        self.pdf.rect(LEFT, self.y - height, WIDTH, height, stroke=0, fill=1)
+        self.pdf.setFillColor(black)
+        self._table_row(columns, [[name] for name, _, _ in columns], height, GOTHIC, 9.5, 13.0, 5.0)
+
+    def _table_row(
+        self,
+        columns: list[Column],
+        cells: list[list[str]],
+        height: float,
+        font: str,
+        size: float,
+        leading: float,
+        pad: float,
+    ) -> None:
+        x = LEFT
+        self.pdf.setFont(font, size)
+        for (_, width, align), lines in zip(columns, cells, strict=True):
+            for n, text in enumerate(lines):
+                baseline = self.y - pad - size - n * leading + 1
+                if align == "right":
+                    self.pdf.drawRightString(x + width - pad, baseline, text)
+                else:
+                    self.pdf.drawString(x + pad, baseline, text)
+            x += width
+        self.y -= height
+        self.pdf.setLineWidth(0.4)
+        self.pdf.line(LEFT, self.y, RIGHT, self.y)
+
+    def _statements(self) -> None:
+        issuer = self.s.issuer
+        self.y -= 6
+        self._paragraph(STATEMENT[issuer.kind], size=10.5)
+        if issuer.kind in (IssuerKind.KOEKI_CERT, IssuerKind.KOEKI) and issuer.main_purpose:
+            self._paragraph(f"主たる目的である業務：{issuer.main_purpose}", size=10)
+        if issuer.kind == IssuerKind.KOEKI:
+            self._paragraph(KOEKI_ONLY, font=GOTHIC, size=10.5)
+        self.y -= 4
+        rows: list[tuple[str, str]] = []
+        if issuer.kind == IssuerKind.NINTEI_NPO:
+            authority = f"（{issuer.certifying_authority}）" if issuer.certifying_authority else ""
+            rows.append(("認定番号", f"{issuer.certification_number}{authority}"))
+            kind = "特例認定" if issuer.provisional else "認定"
+            rows.append(("認定年月日", f"{_date(issuer.certified_on)}（{kind}）"))
+            if issuer.certification_expires_on:
+                rows.append(("認定の有効期間", f"{_date(issuer.certification_expires_on)}まで"))
+        if issuer.kind == IssuerKind.KOEKI_CERT:
+            authority = f"（{issuer.tax_credit_cert_authority}）" if issuer.tax_credit_cert_authority else ""
+            rows.append(("税額控除に係る証明書", f"{issuer.tax_credit_cert_number}{authority}"))
+            rows.append(("証明年月日", _date(issuer.tax_credit_cert_on)))
+        self._rows(rows)
+        if issuer.kind == IssuerKind.KOEKI_CERT:
+            self._paragraph(CERT_IN_PLACE_OF_COPY, size=8.5)
+        if issuer.designations and self.s.is_tax_document:
+            self._paragraph(DESIGNATION_INTRO, size=10)
+            self._rows(
+                [("条例指定", f"{d.body}（指定の効力発生日 {_date(d.effective_on)}）") for d in issuer.designations]
+            )
+        if self.s.tax_estimate_text and self.s.is_tax_document:
+            self.y -= 6
+            self._paragraph(
+                "参考：控除額の目安（情報提供であり、実際の控除額は確定申告で確定します）", font=GOTHIC, size=9.5
+            )
+            self._paragraph(self.s.tax_estimate_text, size=9.5)
+        if self.s.is_tax_document:
+            self._paragraph(KEEP_FOR_RETURN, size=9, color=GREY)
+
+    def _issuer(self) -> None:
+        issuer = self.s.issuer
+        self.y -= 12
+        self._ensure(170)  # keep the issuer block and the verification block on one page
+        x, label_width = LEFT + 200, 60
+        rows = [("発行者", issuer.name), ("所在地", issuer.address)]
+        if issuer.representative:
+            rows.append(("代表者", issuer.representative))
+        for label, value in rows:
+            font, size = (GOTHIC, 12) if label == "発行者" else (MINCHO, 10)
+            lines = wrap(value, font, size, RIGHT - x - label_width)
+            self._ensure(len(lines) * size * 1.6)
+            self.pdf.setFont(MINCHO, 9)
+            self.pdf.drawString(x, self.y - size * 1.2, label)
+            self.pdf.setFont(font, size)
+            for line in lines:
+                self.y -= size * 1.6
+                self.pdf.drawString(x + label_width, self.y + size * 0.4, line)
+
+    def _verification(self) -> None:
+        size = 62.0
+        self.y -= 16
+        self._ensure(size + 10)
+        # A fixed mask is as valid as the best one and skips segno's costly evaluation of all eight.
+        qr = segno.make(self.s.verification_url or self.s.number, error="m", mask=2, micro=False)
+        png = io.BytesIO()
+        qr.save(png, kind="png", scale=4, border=2, dark="#000", light="#fff")
+        png.seek(0)
+        top = self.y
+        self.pdf.setFillColor(white)
+        self.pdf.drawImage(ImageReader(png), LEFT, top - size, width=size, height=size)
+        self.pdf.setFillColor(black)
+        self.y = top
+        text_x = LEFT + size + 10
+        self._paragraph(
+            "発行内容の確認（QRコードまたは下記URL）", font=GOTHIC, size=8.5, x=text_x, width=RIGHT - text_x
+        )
+        self._paragraph(self.s.verification_url, size=8.5, x=text_x, width=RIGHT - text_x)
+        self._paragraph(f"照合コード：{self.s.verification_code}", size=8.5, x=text_x, width=RIGHT - text_x)
+        self.y = min(self.y, top - size)

@@ -25,6 +25,7 @@ MAIL_MAX_ATTEMPTS = 8
 # Rate limits (Flask-Limiter). Redis in production: "redis://127.0.0.1:6379/0".
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
+RATELIMIT_HEADERS_ENABLED = True  # Retry-After on 429
 LOGIN_LIMIT_PER_IP = "20 per 10 minutes"
 LOGIN_LIMIT_PER_ACCOUNT = "10 per 10 minutes"
 SIGNUP_LIMIT_PER_IP = "10 per hour"
@@ -121,3 +122,21 @@ PROJECT_REPORT_DUE_DAYS = 60
 #: While an organisation has an overdue evaluation report it cannot submit a new project.
 PROJECT_BLOCK_ON_OVERDUE_REPORT = True
 PROJECT_COVER_MAX_BYTES = 2 * 1024 * 1024
+
+# Donations (kyodo_fund.donations; payments.md §2, §8, §9).
+#: Largest single gift (Stripe's card maximum for JPY, stripe.max_amount_jpy).
+DONATION_MAX_AMOUNT_YEN = 99_999_999
+#: The amounts offered as buttons on the donation form; any other amount can be typed.
+DONATION_PRESETS_YEN = [3000, 5000, 10000]
+#: Starting Checkout (card-testing defence CT2): per client IP, per browser session, per e-mail address.
+DONATION_CHECKOUT_LIMIT_PER_IP = "5 per 10 minutes"
+DONATION_CHECKOUT_LIMIT_PER_SESSION = "5 per 10 minutes"
+DONATION_CHECKOUT_LIMIT_PER_EMAIL = "5 per 10 minutes"
+#: Processor fee estimate (%), booked only when Stripe's balance transaction is not available.
+#: ASSUMPTION (payments.md §9, fees.estimate): card 3.6 %, subscriptions +0.7 %.
+FEE_ESTIMATE_PCT = 3.6
+FEE_ESTIMATE_SUBSCRIPTION_EXTRA_PCT = 0.7
+#: How far back the daily reconciliation lists Stripe events and Checkout Sessions.
+RECONCILE_LOOKBACK_DAYS = 3
+#: A card donation still pending after this long is re-fetched from Stripe by the reconciliation.
+RECONCILE_PENDING_AFTER_MINUTES = 60

@@ -8,6 +8,13 @@ Map of the package (one line per sub-package; each opens with its own docstring)
 - ``money``, ``wareki`` — integer-yen formatting/parsing and 和暦 dates.
 - ``accounts``      — sign-up, e-mail confirmation, login throttling, password reset, profile.
 - ``orgs``          — organisations (団体): registration, screening, members, officers, documents.
+- ``projects``      — 寄附募集事業: goals and outcome targets, screening, publish/close jobs, reports.
+- ``certification`` — NPO法人 deadlines (認証, 事業報告書, 認定/特例認定, 県指定) and the public support test.
+- ``payments``      — Stripe behind one adapter (``stripe_gateway``); the local Stripe stand-in for tests and dev.
+- ``ledger``        — the double-entry, append-only money ledger: gifts, refunds, disputes, grants.
+- ``receipts``      — receipt snapshots and their PDFs (寄附金受領証明書 / 領収書, annual statements).
+- ``tax``           — the tax-benefit estimator (所得控除/税額控除/住民税, 損金算入) and the public simulator.
+- ``api``           — the public read-only JSON API (``/api/v1``), e.g. the tax estimate.
 - ``audit``         — the append-only audit log and its admin browser.
 - ``notifications`` — the mail outbox and its retrying sender.
 - ``admin``         — the staff dashboard.

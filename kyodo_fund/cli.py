@@ -48,6 +48,7 @@ def current() -> None:
 
 
 def register(app: Flask) -> None:
+    from kyodo_fund.certification.cli import pst_cli
     from kyodo_fund.demo import demo_command
     from kyodo_fund.jobs.cli import jobs_cli
     from kyodo_fund.notifications.cli import mail_cli
@@ -56,3 +57,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(pst_cli)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
@@ -55,6 +55,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
     limiter.init_app(app)
+    # Flask-Limiter reads RATELIMIT_ENABLED once, onto the shared limiter; with several apps in one
+    # process (tests, tools) each request must follow its own app's setting.
+    limiter.request_filter(lambda: not current_app.config.get("RATELIMIT_ENABLED", True))
     login_manager.init_app(app)
     from kyodo_fund.accounts.services import load_user_for_session
 
@@ -65,9 +68,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from kyodo_fund import accounts, admin, audit, jobs, main, orgs
+    from kyodo_fund import accounts, admin, api, audit, donations, jobs, main, orgs, projects, tax
 
-    for module in (main, accounts, orgs, audit, admin, jobs):
+    for module in (main, accounts, orgs, audit, admin, jobs, tax, api, projects, donations):
         app.register_blueprint(module.bp)
 
 

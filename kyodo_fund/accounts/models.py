@@ -19,7 +19,7 @@ class UserRole(enum.StrEnum):
 
 class TokenPurpose(enum.StrEnum):
     CONFIRM_EMAIL = "confirm_email"
-    RESET_PASSWORD = "reset_password"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a password
 
 
 class User(TimestampMixin, Base):
@@ -59,6 +59,12 @@ class User(TimestampMixin, Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Unconfirmed users may sign in and edit their profile; actions that send money or mail
+        to others (donating, registering or joining an organisation) should require this."""
+        return self.email_confirmed_at is not None
 
     @property
     def is_admin(self) -> bool:

@@ -20,7 +20,9 @@ class Actor:
 
     @property
     def label(self) -> str:
-        return self.user.email if self.user is not None else "system"
+        if self.user is not None:
+            return self.user.email
+        return "anonymous" if self.ip else "system"
 
 
 SYSTEM = Actor()

@@ -1,0 +1,98 @@
+"""The relative standard of the PST (相対値基準, certification.md §6 B1–B5), over pre-aggregated donor rows.
+
+Everything is summed over the whole judging period: 受入寄附金総額 is every gift (anonymous ones included), the
+10 % (50 % for a 認定NPO等 donor) limit applies to each donor's period total, and donors whose period total is under
+¥1,000 leave both sides together with the anonymous gifts. Gifts without a name or an address count as anonymous.
+Officers and everyone in their household units are one donor for the limit; a small organisation (B5) skips that
+aggregation and the two exclusions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from kyodo_fund.certification.dates import JudgingPeriod
+from kyodo_fund.certification.pst_result import RelativeResult, warning
+
+if TYPE_CHECKING:
+    from kyodo_fund.certification.pst import DonorYearTotal, FiscalRevenue, PstSettings
+
+
+def unit_amount(amounts: Mapping[tuple[str, str], int], settings: PstSettings) -> int:
+    # Without household summing the unit still counts once, when any one member reaches the threshold (P1).
+    return sum(amounts.values()) if settings.household_sum else max(amounts.values())
+
+
+def relative_standard(
+    rows: Sequence[DonorYearTotal],
+    officer_units: Mapping[date, set[str]],
+    period: JudgingPeriod,
+    revenue: Sequence[FiscalRevenue],
+    settings: PstSettings,
+) -> tuple[RelativeResult | None, list[dict]]:
+    by_fy = {r.fiscal_year_end: r for r in revenue}
+    outside = sorted(set(by_fy) - {fy.end for fy in period.fiscal_years})
+    notes = [warning("revenue_outside_period", len(outside))] if outside else []
+    missing = [fy.end for fy in period.fiscal_years if fy.end not in by_fy]
+    if missing:
+        return None, [*notes, warning("revenue_incomplete", len(missing))]
+    rows_in = [by_fy[fy.end] for fy in period.fiscal_years]
+    total_revenue = sum(r.total_revenue_yen for r in rows_in)
+    excluded_revenue = sum(r.excluded_revenue_yen for r in rows_in)
+    any_officer = set().union(*officer_units.values())
+
+    unit_amounts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        if row.unit_key is not None and row.unit_key not in any_officer:
+            unit_amounts[row.unit_key][row.identity] += row.amount_yen
+    qualifying = sum(1 for a in unit_amounts.values() if unit_amount(a, settings) >= settings.unit_threshold_yen)
+    small_org = (
+        total_revenue * 12 < settings.small_org_revenue_yen * period.months
+        and qualifying >= settings.small_org_min_donors
+    )
+
+    total_gifts = sum(row.amount_yen for row in rows)
+    donors: dict[tuple, list[int | bool]] = {}
+    for row in rows:
+        if row.unit_key is None:
+            continue
+        # Officers and their households are one donor for the 10 % limit, except for a small organisation (B5).
+        key = ("unit", row.unit_key) if row.unit_key in any_officer and not small_org else ("donor", row.identity)
+        entry = donors.setdefault(key, [0, False])
+        entry[0] += row.amount_yen
+        entry[1] = entry[1] or row.donor_is_nintei
+    excess = small = 0
+    for amount, nintei in donors.values():
+        if amount < settings.small_donor_yen and not small_org:
+            small += amount
+        else:
+            # Flooring the limit errs on the strict side by under one yen per donor.
+            excess += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
+    anonymous = 0 if small_org else sum(row.amount_yen for row in rows if row.unit_key is None)
+    numerator = total_gifts - excess - small - anonymous
+    denominator = total_revenue - excluded_revenue - small - anonymous
+    if settings.rel_include_subsidy:
+        subsidies = [r.subsidy_yen for r in rows_in]
+        if any(s is None for s in subsidies):
+            notes.append(warning("subsidy_unknown", sum(1 for s in subsidies if s is None)))
+        added = min(sum(s or 0 for s in subsidies), max(numerator, 0))
+        numerator += added
+        denominator += added
+    return (
+        RelativeResult(
+            numerator_yen=numerator,
+            denominator_yen=denominator,
+            total_gifts_yen=total_gifts,
+            excess_yen=excess,
+            small_donors_yen=small,
+            anonymous_yen=anonymous,
+            total_revenue_yen=total_revenue,
+            excluded_revenue_yen=excluded_revenue,
+            small_organisation=small_org,
+            qualifying_donors=qualifying,
+        ),
+        notes,
+    )

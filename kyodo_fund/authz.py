@@ -9,10 +9,10 @@ from typing import Any
 from flask import abort
 from flask_login import current_user, login_required
 
-from kyodo_fund.accounts.models import UserRole
 
-
-def role_required(*roles: UserRole) -> Callable:
+# Roles are compared by value ("reviewer", "admin"; UserRole is a StrEnum) so this module does not
+# import accounts, which would make an import cycle through the blueprints.
+def role_required(*roles: str) -> Callable:
     """Only users with one of ``roles``; everybody else (signed in) gets 404."""
 
     def decorator(view: Callable) -> Callable:
@@ -28,8 +28,8 @@ def role_required(*roles: UserRole) -> Callable:
     return decorator
 
 
-staff_required = role_required(UserRole.REVIEWER, UserRole.ADMIN)
-admin_required = role_required(UserRole.ADMIN)
+staff_required = role_required("reviewer", "admin")
+admin_required = role_required("admin")
 
 
 def found_or_404(obj: Any, allowed: bool = True) -> Any:

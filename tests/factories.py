@@ -26,3 +26,121 @@ def make_user(session, email: str | None = None, *, role: UserRole = UserRole.DO
     session.add(user)
     session.flush()
     return user
+
+
+def make_org(session, owner=None, status="approved", **fields):
+    """A complete, valid organisation (one officer) that could be submitted as is; ``owner`` becomes its owner.
+
+    ``activity_categories`` (ints) and ``strengths`` (strs) may be passed as lists.
+    """
+    from kyodo_fund.orgs.corporate_number import with_check_digit
+    from kyodo_fund.orgs.data import LegalForm
+    from kyodo_fund.orgs.models import (
+        MemberRole,
+        Membership,
+        Officer,
+        OfficerTitle,
+        OrgActivityCategory,
+        Organisation,
+        OrgStatus,
+        OrgStrength,
+    )
+
+    status = OrgStatus(status)
+    n = next(_seq)
+    categories = fields.pop("activity_categories", [1, 13])
+    strengths = fields.pop("strengths", ["子ども食堂", "高齢者の見守り"])
+    officers = fields.pop("officers", None)
+    values = {
+        "slug": f"test-org-{n}",
+        "name": f"テスト団体{n}",
+        "name_kana": "テストダンタイ",
+        "legal_form": LegalForm.NPO_HOUJIN,
+        "corporate_number": with_check_digit(f"{n:012d}"),
+        "representative_name": f"代表 太郎{n}",
+        "postal_code": "380-8570",
+        "address": "長野県長野市大字南長野字幅下692-2",
+        "municipality_code": "202011",
+        "description": "信州で子どもの居場所づくりに取り組んでいます。",
+        "website": "https://example.jp/",
+        "email": f"org{n}@example.jp",
+        "phone": "026-232-0111",
+        "fiscal_year_end_month": 3,
+        "status": status,
+    }
+    if status not in (OrgStatus.DRAFT,):
+        values["submitted_at"] = utcnow()
+    if status in (OrgStatus.APPROVED, OrgStatus.SUSPENDED):
+        values["approved_at"] = utcnow()
+    values.update(fields)
+    org = Organisation(**values)
+    org.category_links = [OrgActivityCategory(category=c) for c in categories]
+    org.strength_links = [OrgStrength(tag=t, position=i) for i, t in enumerate(strengths)]
+    org.officers = (
+        officers
+        if officers is not None
+        else [Officer(name=f"理事 花子{n}", title=OfficerTitle.CHAIR, address="長野県長野市1-1")]
+    )
+    if owner is not None:
+        org.memberships.append(Membership(user_id=owner.id, role=MemberRole.OWNER))
+    session.add(org)
+    session.flush()
+    return org
+
+
+def make_project(session, org, status="published", **fields):
+    """A project of ``org`` that could be submitted as is: goal ¥300,000, one outcome target, 企画 phase.
+
+    Dates default to today … today+60 (Tokyo). ``targets`` may be passed as a list of dicts
+    (``[]`` for none); the status's ``*_at`` timestamps are filled in.
+    """
+    from datetime import timedelta
+
+    from kyodo_fund.projects.models import (
+        OutcomeTarget,
+        Project,
+        ProjectPhase,
+        ProjectPhaseChange,
+        ProjectStatus,
+        today_in_tokyo,
+    )
+
+    status = ProjectStatus(status)
+    n = next(_seq)
+    today = today_in_tokyo()
+    targets = fields.pop("targets", None)
+    values = {
+        "slug": f"test-project-{n}",
+        "title": f"テスト事業{n}",
+        "summary": "地域の子どもに温かい食事と居場所を届けます。",
+        "body": "毎週土曜日に子ども食堂を開きます。\n地元の農家と協力します。",
+        "activity_category": 13,
+        "municipality_code": "202011",
+        "goal_yen": 300_000,
+        "starts_on": today,
+        "ends_on": today + timedelta(days=60),
+        "status": status,
+        "phase": ProjectPhase.PLANNING,
+    }
+    values.update(fields)
+    now = utcnow()
+    stamps = {
+        ProjectStatus.SUBMITTED: ("submitted_at",),
+        ProjectStatus.MORE_INFO_NEEDED: ("submitted_at",),
+        ProjectStatus.RESUBMITTED: ("submitted_at",),
+        ProjectStatus.REJECTED: ("submitted_at",),
+        ProjectStatus.APPROVED: ("submitted_at", "approved_at"),
+        ProjectStatus.PUBLISHED: ("submitted_at", "approved_at", "published_at"),
+        ProjectStatus.CLOSED: ("submitted_at", "approved_at", "published_at", "closed_at"),
+        ProjectStatus.REPORTED: ("submitted_at", "approved_at", "published_at", "closed_at", "reported_at"),
+    }
+    for name in stamps.get(status, ()):
+        values.setdefault(name, now)
+    project = Project(organisation_id=org.id, **values)
+    if targets is None:
+        targets = [{"indicator": "提供する食事", "target_value": 1200, "unit": "食", "due_on": values["ends_on"]}]
+    project.targets = [OutcomeTarget(**t) for t in targets]
+    project.phase_changes = [ProjectPhaseChange(phase=values["phase"])]
+    session.add(project)
+    session.flush()
+    return project

@@ -2,6 +2,30 @@
 
 from kyodo_fund.accounts.models import AccountToken, User  # noqa: F401
 from kyodo_fund.audit.models import AuditEntry  # noqa: F401
+from kyodo_fund.donations.models import (  # noqa: F401
+    Donation,
+    DonationImport,
+    RecurringDonation,
+    StripeEvent,
+)
 from kyodo_fund.jobs.models import JobLock, JobRun  # noqa: F401
+from kyodo_fund.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup  # noqa: F401
 from kyodo_fund.notifications.models import OutboxAttachment, OutboxMessage  # noqa: F401
-from kyodo_fund.orgs.models import Membership, Organisation  # noqa: F401
+from kyodo_fund.orgs.models import (  # noqa: F401
+    Membership,
+    Officer,
+    OrgActivityCategory,
+    OrgDocument,
+    OrgInvitation,
+    Organisation,
+    OrgStrength,
+)
+from kyodo_fund.projects.models import (  # noqa: F401
+    ActivityReport,
+    BudgetLine,
+    OutcomeTarget,
+    Project,
+    ProjectPartner,
+    ProjectPhaseChange,
+    ReportValue,
+)

@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import Column, create_engine, text
 from sqlalchemy.engine import make_url
 
 import kyodo_fund.models  # noqa: F401
@@ -35,7 +35,7 @@ def empty_database(database_url, tmp_path, worker_id):
 def _type_differs(context, inspected_column, metadata_column, inspected_type, metadata_type):
     # Our TypeDecorators store as their impl; compare what actually lands in the database.
     impl = getattr(metadata_type, "impl", metadata_type)
-    return context.impl.compare_type(inspected_column, metadata_column.copy(type_=impl))
+    return context.impl.compare_type(inspected_column, Column(metadata_column.name, impl))
 
 
 def test_upgrade_head_matches_models(empty_database):

@@ -41,3 +41,24 @@ class AppendOnlyError(RuntimeError):
 def _refuse_change(_mapper, _conn, target):  # noqa: ANN001
     # The PostgreSQL trigger in the migration enforces the same for SQL outside the ORM.
     raise AppendOnlyError(f"audit entry {target.id} is append-only")
+
+
+#: For the migration: refuses UPDATE and DELETE on audit rows whoever issues the SQL (the app role
+#: included). Anonymisation never touches this table: audit rows hold no donor personal data.
+POSTGRES_APPEND_ONLY_SQL = """
+CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'audit log is append-only: ' || TG_OP || ' refused';
+END;
+$$;
+
+CREATE TRIGGER audit_entries_append_only
+    BEFORE UPDATE OR DELETE ON audit_entries
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+"""
+
+POSTGRES_APPEND_ONLY_DROP_SQL = """
+DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries;
+DROP FUNCTION IF EXISTS audit_refuse_change();
+"""

@@ -48,3 +48,19 @@ def test_admin_browses_the_log_and_others_get_404(client, db_session):
     page = client.get("/admin/audit/?object_id=99").get_data(as_text=True)
     assert "orgs.approve" in page and "問題なし" in page
     assert db_session.scalar(select(AuditEntry).where(AuditEntry.object_id == "99")) is not None
+
+
+def test_postgres_trigger_refuses_raw_sql_changes(app, db_session):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from kyodo_fund.audit.models import POSTGRES_APPEND_ONLY_SQL
+
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's; SQLite relies on the ORM guard")
+    db_session.execute(text(POSTGRES_APPEND_ONLY_SQL))
+    entry = record(db_session, Actor(None), "test.raw", ("Thing", 1))
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text("UPDATE audit_entries SET action = 'x' WHERE id = :id"), {"id": entry.id})
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(text("DELETE FROM audit_entries WHERE id = :id"), {"id": entry.id})

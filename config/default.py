@@ -140,3 +140,40 @@ FEE_ESTIMATE_SUBSCRIPTION_EXTRA_PCT = 0.7
 RECONCILE_LOOKBACK_DAYS = 3
 #: A card donation still pending after this long is re-fetched from Stripe by the reconciliation.
 RECONCILE_PENDING_AFTER_MINUTES = 60
+
+# Receipts, annual statements and donor registers (kyodo_fund.receipts; receipts-and-tax.md, payments.md §10).
+#: The host fund, which receives pass-through gifts as its own revenue and issues their receipts. ``kind`` is
+#: the issuer kind it would have at best; the rules in receipts.issuers lower it per gift date (R2–R5).
+#: ASSUMPTION (R6): no 税額控除 certificate and no 県 designation known, i.e. 所得控除 only.
+#: PLACEHOLDERS: address and representative must be set to the fund's registered ones before go-live.
+RECEIPT_ISSUER = {
+    "kind": "koeki",
+    "name": "公益財団法人長野県みらい基金",
+    "address": "長野県長野市大字南長野字幅下692-2",
+    "representative": "理事長",
+    "main_purpose": "",
+    "tax_credit_cert_number": None,
+    "tax_credit_cert_date": None,  # "YYYY-MM-DD"; the certificate counts for 5 years from this date (R3)
+    "pref_designated_from": None,  # "YYYY-MM-DD": 条例指定 by 長野県 effective from this date (R4)
+    "receipt_date_basis": "settlement",  # "settlement" 決済日 (the only basis implemented) or "deposit" 入金日
+}
+#: payments.md §10 programme.recipient_model: "fund" (the host fund issues every receipt). "direct" needs the
+#: certification records of each NPO, which do not exist yet (receipts.issuers.certification_on).
+PROGRAMME_RECIPIENT_MODEL = "fund"
+#: R7 ASSUMPTION: PDF by e-mail, paper on request.
+RECEIPTS_DELIVERY = "pdf+post_on_request"
+#: Counters run per calendar year of the issue date in Asia/Tokyo (§3).
+RECEIPTS_NUMBER_YEAR_BASIS = "calendar"
+#: §6 ASSUMPTION: PDFs carry no stamp duty.
+RECEIPTS_PDF_STAMP_EXEMPT = True
+#: The public verification page (the QR code target), per client IP.
+RECEIPTS_VERIFY_RATE_LIMIT = "30 per minute"
+#: Annual statements for the previous calendar year are issued from this day (MM-DD, Asia/Tokyo) on;
+#: the daily job keeps catching up stragglers (fixed addresses, late imports) for this many days.
+STATEMENTS_RUN_ON = "01-15"
+STATEMENTS_CATCH_UP_DAYS = 45
+#: Donors per batch when streaming the annual run (memory stays flat whatever the number of donors).
+STATEMENTS_BATCH_SIZE = 500
+#: 寄附者名簿: kept this many years (特例認定: 3); municipal lists of jorei_npo issuers due on MM-DD (ASSUMPTION).
+REGISTERS_RETENTION_YEARS = 5
+REGISTERS_MUNICIPAL_LIST_DUE = "01-31"

@@ -48,6 +48,7 @@ class Workflow:
     name: str
     transitions: tuple[Transition, ...]
     #: ``roles_of(actor_user, obj) -> set[str]``: the actor's roles relative to the object.
+    #: ``actor_user`` is None only for ``audit.SYSTEM`` (jobs): return {"system"} where jobs may act.
     roles_of: Callable[[Any, Any], set[str]]
     #: ``recipients(session, obj) -> list[(email, locale)]`` for notifications.
     recipients: Callable[[Session, Any], list[tuple[str, str]]] = lambda _s, _o: []
@@ -100,7 +101,8 @@ def apply_transition(
     transition = workflow.find(state, action)
     if transition is None:
         raise InvalidTransition(f"{workflow.name}: {action!r} is not allowed from {state.value!r}")
-    roles = workflow.roles_of(actor.user, obj) if actor.user is not None else set()
+    # ``roles_of`` sees user None only for the scheduler's SYSTEM actor, never for an anonymous visitor.
+    roles = workflow.roles_of(actor.user, obj) if actor.user is not None or actor.system else set()
     if not roles & transition.who:
         raise NotPermitted(f"{workflow.name}: {action!r} needs one of {sorted(transition.who)}")
     reason = (reason or "").strip() or None

@@ -144,3 +144,83 @@ def make_project(session, org, status="published", **fields):
     session.add(project)
     session.flush()
     return project
+
+
+def make_offline_donation(session, project=None, *, actor=None, **fields):
+    """A paid offline gift booked through the real service (ledger group and project counters included).
+
+    Defaults: ¥10,000 by bank transfer received yesterday (Tokyo) from a named donor; ``fields`` override
+    any keyword of ``record_offline_donation``.
+    """
+    from datetime import timedelta
+
+    from kyodo_fund.audit import Actor
+    from kyodo_fund.donations.offline import record_offline_donation
+    from kyodo_fund.projects.models import today_in_tokyo
+
+    n = next(_seq)
+    values = {
+        "received_on": today_in_tokyo() - timedelta(days=1),
+        "amount_yen": 10_000,
+        "method": "bank_transfer",
+        "donor_name": f"寄附 太郎{n}",
+        "donor_kana": "キフ タロウ",
+        "postal_code": "380-0001",
+        "address": f"長野県長野市{n}-1",
+        "email": f"donor{n}@example.jp",
+        "platform_fee_pct": 10,
+    }
+    values.update(fields)
+    return record_offline_donation(session, actor or Actor(), project=project, **values)
+
+
+def make_donation(session, project=None, *, post_to_ledger: bool = False, **fields):
+    """A PAID online card gift with donor details (¥3,000 by default); ``post_to_ledger`` books it too.
+
+    ``project`` None means the general fund. Project counters are left alone.
+    """
+    import uuid
+
+    from kyodo_fund.donations.models import Channel, Donation, DonationKind, DonationStatus, PaymentMethod
+    from kyodo_fund.money import percent_of
+    from kyodo_fund.projects.models import today_in_tokyo
+
+    n = next(_seq)
+    amount = fields.pop("amount_yen", 3000)
+    values = {
+        "public_id": uuid.uuid4().hex,
+        "project_id": project.id if project is not None else None,
+        "kind": DonationKind.ONE_OFF,
+        "channel": Channel.ONLINE,
+        "method": PaymentMethod.CARD,
+        "status": DonationStatus.PAID,
+        "amount_yen": amount,
+        "processor_fee_yen": (amount * 36 + 500) // 1000,
+        "platform_fee_yen": percent_of(amount, 10),
+        "donor_name": f"寄附 太郎{n}",
+        "donor_kana": "キフ タロウ",
+        "donor_postal_code": "380-8570",
+        "donor_address": "長野県長野市大字南長野字幅下692-2",
+        "donor_email": f"donor{n}@example.jp",
+        "stripe_charge_id": f"ch_test_factory_{n}",
+        "paid_at": utcnow(),
+        "received_on": today_in_tokyo(),
+    }
+    values.update(fields)
+    donation = Donation(**values)
+    session.add(donation)
+    session.flush()
+    if post_to_ledger:
+        from kyodo_fund.ledger.services import post_donation
+
+        post_donation(
+            session,
+            source_ref=donation.stripe_charge_id or f"donation:{donation.id}",
+            project_id=donation.project_id,
+            gross_yen=donation.amount_yen,
+            processor_fee_yen=donation.processor_fee_yen,
+            platform_fee_pct=10,
+            donation_id=donation.id,
+            occurred_at=donation.paid_at,
+        )
+    return donation

@@ -104,7 +104,7 @@ EXPECTATIONS: dict[str, list[Case]] = {
         Case("POST", "/projects/{project_submitted}/transition", (LOGIN, 404, OK, 404, OK, OK), (("action", "approve"),))
     ],
     "projects.phase": [Case("POST", "/projects/{project_a}/phase", ORG_A_MEMBERS)],
-    "projects.flags": [Case("POST", "/projects/{project_a}/flags", STAFF)],
+    "projects.flags": [Case("POST", "/projects/{project_a}/flags", ADMIN)],
     "projects.new_report": [Case("GET", "/projects/{project_a}/reports/new", ORG_A_MEMBERS)],
     "projects.review_queue": [Case("GET", "/projects/review", STAFF)],
     "projects.review": [Case("GET", "/projects/{project_submitted}/review", STAFF)],

@@ -17,14 +17,16 @@ class Actor:
 
     user: Any = None
     ip: str | None = None
+    #: True only for the scheduler's own actor; an anonymous web visitor is never the system.
+    system: bool = False
 
     @property
     def label(self) -> str:
         if self.user is not None:
             return self.user.email
-        return "anonymous" if self.ip else "system"
+        return "system" if self.system else "anonymous"
 
 
-SYSTEM = Actor()
+SYSTEM = Actor(system=True)
 
 from kyodo_fund.audit import views  # noqa: E402,F401

@@ -31,6 +31,27 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         description="送信待ちメールを送る（失敗時は間隔をあけて再送）",
         lease_seconds=600,
     ),
+    ScheduledJob(
+        id="projects.publish_due",
+        func="kyodo_fund.projects.tasks:publish_due_projects",
+        trigger="cron",
+        trigger_args={"hour": 0, "minute": 5},
+        description="開始日を迎えた承認済みの寄附募集事業を公開する",
+    ),
+    ScheduledJob(
+        id="projects.close_ended",
+        func="kyodo_fund.projects.tasks:close_ended_projects",
+        trigger="cron",
+        trigger_args={"hour": 0, "minute": 5},
+        description="終了日を過ぎた寄附募集事業の募集を終了する",
+    ),
+    ScheduledJob(
+        id="donations.reconcile_stripe",
+        func="kyodo_fund.donations.reconciliation:reconcile_stripe",
+        trigger="cron",
+        trigger_args={"hour": 3, "minute": 0},
+        description="Stripe と照合し、届かなかった通知の再処理と未確定の寄附の確認を行う",
+    ),
 )
 
 

@@ -9,6 +9,9 @@ from kyodo_fund.audit.models import AuditEntry
 from tests.conftest import csrf_from, login, post_form
 from tests.factories import PASSWORD, make_user
 
+#: Where a login without a (safe) ``next`` lands: the donor dashboard.
+HOME_AFTER_LOGIN = "/me/donations"
+
 LOGIN = "/account/login"
 FAILED = "メールアドレスまたはパスワードが正しくありません。"
 
@@ -31,7 +34,7 @@ def _audit(db_session, action: str) -> list[AuditEntry]:
 def test_login_succeeds_records_audit_and_last_login(client, db_session, alice):
     response = login(client, "  ALICE@example.jp ")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account/profile"
+    assert response.headers["Location"] == HOME_AFTER_LOGIN
     assert _signed_in(client)
     assert db_session.get(User, alice.id).last_login_at is not None
     [entry] = _audit(db_session, "accounts.login_succeeded")
@@ -125,7 +128,7 @@ def test_next_may_only_be_a_same_site_path(client, alice, target):
         client, LOGIN, {"email": alice.email, "password": PASSWORD}, token_page=LOGIN, query_string={"next": target}
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account/profile"
+    assert response.headers["Location"] == HOME_AFTER_LOGIN
 
 
 def test_next_to_a_local_page_is_followed(client, alice):

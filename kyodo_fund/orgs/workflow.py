@@ -66,6 +66,7 @@ def roles_of(user: Any, org: Organisation) -> set[str]:
     """``{"owner"}`` / ``{"staff"}`` for members, ``{"reviewer"}`` / ``{"admin"}`` by platform role.
 
     Staff who belong to the organisation keep only their member role: nobody screens their own group.
+    Every workflow about an organisation's things (projects, certification) uses this rule.
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return set()
@@ -80,10 +81,15 @@ def roles_of(user: Any, org: Organisation) -> set[str]:
 
 
 def member_recipients(session: Session, org: Organisation) -> list[tuple[str, str]]:
+    return members_of(session, org.id)
+
+
+def members_of(session: Session, organisation_id: int) -> list[tuple[str, str]]:
+    """(e-mail, locale) of the organisation's active members: who its notifications go to."""
     rows = session.execute(
         select(User.email, User.locale)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == org.id, User.is_active_account.is_(True))
+        .where(Membership.organisation_id == organisation_id, User.is_active_account.is_(True))
         .order_by(User.id)
     )
     return [(email, locale) for email, locale in rows]

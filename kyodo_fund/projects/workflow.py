@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kyodo_fund.accounts.models import User, UserRole
 from kyodo_fund.db import utcnow
-from kyodo_fund.orgs.models import Membership
+from kyodo_fund.orgs.workflow import members_of
+from kyodo_fund.orgs.workflow import roles_of as org_roles
 from kyodo_fund.projects.models import Project, ProjectStatus
 from kyodo_fund.workflow import Transition, Workflow
 
@@ -67,32 +66,14 @@ TRANSITIONS = (
 
 
 def roles_of(user: Any, project: Project) -> set[str]:
-    """``{"system"}`` for the scheduler (no user); member roles; else ``reviewer`` / ``admin``.
-
-    Staff who belong to the organisation keep only their member role: nobody screens their own group.
-    """
+    """``{"system"}`` for the scheduler (no user); otherwise the organisation's rule (members, then staff)."""
     if user is None:
         return {SYSTEM}
-    if not getattr(user, "is_authenticated", False):
-        return set()
-    membership = project.organisation.membership_of(user.id)
-    if membership is not None:
-        return {membership.role.value}
-    if user.role == UserRole.ADMIN:
-        return {"admin"}
-    if user.role == UserRole.REVIEWER:
-        return {"reviewer"}
-    return set()
+    return org_roles(user, project.organisation)
 
 
 def member_recipients(session: Session, project: Project) -> list[tuple[str, str]]:
-    rows = session.execute(
-        select(User.email, User.locale)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == project.organisation_id, User.is_active_account.is_(True))
-        .order_by(User.id)
-    )
-    return [(email, locale) for email, locale in rows]
+    return members_of(session, project.organisation_id)
 
 
 def _stamp(attr: str, *, keep_first: bool = False):

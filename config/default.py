@@ -90,6 +90,17 @@ DEADLINES_FIRST_DAY_COUNTS = False
 CERTIFICATION_RENEWAL_OPEN = "day_after_expiry_minus_6m"
 #: Second renewal reminder, this many days before the window closes.
 CERTIFICATION_RENEWAL_REMINDER_DAYS = 30
+#: Reminder before a 認定/特例認定 expires, this many days ahead.
+CERTIFICATION_EXPIRY_REMINDER_DAYS = 60
+#: A reminder whose day passed while the job did not run is still sent this many days later, never after.
+CERTIFICATION_REMINDER_CATCH_UP_DAYS = 14
+#: How gifts made on the platform count in an organisation's PST (A7): "fund" (pass-through, payments.md §10: the
+#: host fund is one donor per fiscal year) or "direct" (the organisation receives them: every donor counts).
+PST_PLATFORM_GIFTS = "fund"
+#: The host fund as that one donor: a named donor with an address; a 公益財団法人 uses the 50 % limit of B3.
+PST_HOST_FUND_NAME = "信州協働ファンド"
+PST_HOST_FUND_ADDRESS = "長野県"
+PST_HOST_FUND_IS_NINTEI = True
 #: PST absolute standard: sum a household's gifts for the ¥3,000 test (such units are flagged for review).
 PST_HOUSEHOLD_SUM = True
 #: Who is an officer for the PST: "any_time_in_fy" or "judging_date" (the as-of date).

@@ -9,10 +9,13 @@ Map of the package (one line per sub-package; each opens with its own docstring)
 - ``accounts``      — sign-up, e-mail confirmation, login throttling, password reset, profile.
 - ``orgs``          — organisations (団体): registration, screening, members, officers, documents.
 - ``projects``      — 寄附募集事業: goals and outcome targets, screening, publish/close jobs, reports.
-- ``certification`` — NPO法人 deadlines (認証, 事業報告書, 認定/特例認定, 県指定) and the public support test.
+- ``certification`` — NPO法人 legal status and history, 認定/特例認定/指定 records, deadlines and reminders, and the
+  public support test (pure and from platform data).
 - ``payments``      — Stripe behind one adapter (``stripe_gateway``); the local Stripe stand-in for tests and dev.
+- ``donations``     — giving through Stripe Checkout (one-off, monthly), fulfilment, the webhook, refunds,
+  disputes, the daily reconciliation, offline gifts and imports, donor/organisation/admin dashboards.
 - ``ledger``        — the double-entry, append-only money ledger: gifts, refunds, disputes, grants.
-- ``receipts``      — receipt snapshots and their PDFs (寄附金受領証明書 / 領収書, annual statements).
+- ``receipts``      — receipts and annual statements (gapless numbers, PDFs, void/再発行, refunds), 寄附者名簿.
 - ``tax``           — the tax-benefit estimator (所得控除/税額控除/住民税, 損金算入) and the public simulator.
 - ``api``           — the public read-only JSON API (``/api/v1``), e.g. the tax estimate.
 - ``audit``         — the append-only audit log and its admin browser.

@@ -50,11 +50,15 @@ def current() -> None:
 def register(app: Flask) -> None:
     from kyodo_fund.certification.cli import pst_cli
     from kyodo_fund.demo import demo_command
+    from kyodo_fund.donations.cli import donations_cli
     from kyodo_fund.jobs.cli import jobs_cli
     from kyodo_fund.notifications.cli import mail_cli
+    from kyodo_fund.receipts.cli import receipts_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(donations_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(pst_cli)
+    app.cli.add_command(receipts_cli)

@@ -108,6 +108,16 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "projects.new_report": [Case("GET", "/projects/{project_a}/reports/new", ORG_A_MEMBERS)],
     "projects.review_queue": [Case("GET", "/projects/review", STAFF)],
     "projects.review": [Case("GET", "/projects/{project_submitted}/review", STAFF)],
+    # donations: administration and the organisation's dashboard
+    "donations.admin_index": [Case("GET", "/admin/donations/", STAFF)],
+    "donations.admin_export": [Case("GET", "/admin/donations/export.csv", ADMIN)],
+    "donations.admin_ledger": [Case("GET", "/admin/ledger", STAFF)],
+    "donations.admin_grants": [Case("GET", "/admin/projects/{project_a}/grants", STAFF)],
+    "donations.admin_new_grant": [Case("GET", "/admin/projects/{project_a}/grants/new", ADMIN)],
+    "donations.admin_new_offline": [Case("GET", "/admin/donations/offline/new", ADMIN)],
+    "donations.admin_import": [Case("GET", "/admin/donations/import", ADMIN)],
+    "donations.org_index": [Case("GET", "/orgs/{org_a}/donations", ORG_A)],
+    "donations.org_export": [Case("GET", "/orgs/{org_a}/donations/export.csv", (LOGIN, 404, OK, 404, 404, OK))],
 }
 
 

@@ -20,6 +20,7 @@ from kyodo_fund.accounts.forms import (
     SignupForm,
 )
 from kyodo_fund.accounts.models import TokenPurpose, User
+from kyodo_fund.donations.services import claim_guest_donations
 from kyodo_fund.extensions import db, limiter
 from kyodo_fund.web import current_actor
 
@@ -138,7 +139,9 @@ def signup() -> Response | str:
 @bp.get("/confirm/<token>")
 def confirm(token: str) -> Response | tuple[str, int]:
     try:
-        accounts.confirm_email(db.session, current_actor(), token)
+        user = accounts.confirm_email(db.session, current_actor(), token)
+        # Gifts made as a guest with this address now belong to the account (same transaction).
+        claim_guest_donations(db.session, user)
     except accounts.AlreadyConfirmed:
         flash(_("このメールアドレスは確認済みです。"), "info")
     except accounts.TokenError as exc:

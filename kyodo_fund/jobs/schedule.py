@@ -52,6 +52,37 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         trigger_args={"hour": 3, "minute": 0},
         description="Stripe と照合し、届かなかった通知の再処理と未確定の寄附の確認を行う",
     ),
+    ScheduledJob(
+        id="certification.expire_lapsed",
+        func="kyodo_fund.certification.tasks:expire_lapsed_certifications",
+        trigger="cron",
+        trigger_args={"hour": 0, "minute": 10},
+        description="有効期間が満了し更新申請のない認定・特例認定を失効として記録する",
+    ),
+    ScheduledJob(
+        id="certification.reminders",
+        func="kyodo_fund.certification.tasks:send_certification_reminders",
+        trigger="cron",
+        trigger_args={"hour": 7, "minute": 0},
+        description="認定の更新・有効期間満了・事業報告書の提出・県指定の再確認の期限を団体に知らせる",
+    ),
+    ScheduledJob(
+        id="receipts.issue",
+        func="kyodo_fund.receipts.tasks:issue_due_receipts",
+        trigger="interval",
+        trigger_args={"seconds": 60},
+        description="返金・チャージバックのあった領収書を取消・差替えし、未発行の領収書を発行してメールで送る",
+        lease_seconds=900,
+    ),
+    ScheduledJob(
+        id="receipts.annual",
+        func="kyodo_fund.receipts.tasks:run_annual_statements",
+        # Daily: the job itself acts from STATEMENTS_RUN_ON (configurable) through the catch-up days.
+        trigger="cron",
+        trigger_args={"hour": 4, "minute": 30},
+        description="STATEMENTS_RUN_ON から前年分の年間まとめ（寄附金受領証明書）を発行する",
+        lease_seconds=6 * 3600,
+    ),
 )
 
 

@@ -170,3 +170,19 @@ def test_signed_in_user_is_sent_from_signup_to_profile(client, db_session):
     login(client, user.email)
     response = client.get(SIGNUP)
     assert response.status_code == 302 and response.headers["Location"] == "/account/profile"
+
+
+def test_confirming_claims_gifts_made_as_a_guest_with_that_address(client, db_session, send_mail, mailbox, mail_path):
+    from kyodo_fund.donations.models import Donation
+    from tests.factories import make_donation
+
+    guest_gift = make_donation(db_session, donor_email="guest@example.jp")
+    someone_else = make_donation(db_session, donor_email="other@example.jp")
+    db_session.commit()
+    _sign_up(client, "Guest@example.jp")
+    send_mail()
+    assert db_session.get(Donation, guest_gift.id).user_id is None, "not before the address is proven"
+    client.get(mail_path(mailbox[0], "/account/confirm/"))
+    user = _user(db_session, "guest@example.jp")
+    assert db_session.get(Donation, guest_gift.id).user_id == user.id
+    assert db_session.get(Donation, someone_else.id).user_id is None

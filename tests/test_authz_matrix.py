@@ -15,7 +15,7 @@ import pytest
 
 from kyodo_fund.accounts.models import UserRole
 from tests.conftest import csrf_from, login
-from tests.factories import make_org, make_project, make_user
+from tests.factories import make_donation, make_org, make_project, make_user
 
 OK, LOGIN = "ok", "login"
 VISITORS = ("anon", "donor", "member_a", "member_b", "reviewer", "admin")
@@ -39,7 +39,7 @@ STAFF = (LOGIN, 404, 404, 404, OK, OK)
 ADMIN = (LOGIN, 404, 404, 404, 404, OK)
 ORG_A = (LOGIN, 404, OK, 404, OK, OK)  # members of org A and staff
 ORG_A_MEMBERS = (LOGIN, 404, OK, 404, 404, 404)  # members only
-GUEST_ONLY = (OK, OK, OK, OK, OK, OK)
+OWNER = (LOGIN, OK, 404, 404, 404, 404)  # the donor's own gift
 
 EXPECTATIONS: dict[str, list[Case]] = {
     # main
@@ -118,6 +118,17 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "donations.admin_import": [Case("GET", "/admin/donations/import", ADMIN)],
     "donations.org_index": [Case("GET", "/orgs/{org_a}/donations", ORG_A)],
     "donations.org_export": [Case("GET", "/orgs/{org_a}/donations/export.csv", (LOGIN, 404, OK, 404, 404, OK))],
+    # donations: giving and the donor's own pages (the donor owns the gift and the monthly gift)
+    "donations.new": [Case("GET", "/projects/{project_a}/donate", PUBLIC)],
+    "donations.thanks": [Case("GET", "/donations/{donation}/thanks", PUBLIC)],
+    "donations.dashboard": [Case("GET", "/me/donations", SIGNED_IN)],
+    "donations.show": [Case("GET", "/me/donations/{donation}", OWNER)],
+    "donations.cancel_recurring": [Case("POST", "/me/donations/recurring/{recurring}/cancel", OWNER)],
+    "donations.change_recurring": [
+        Case("POST", "/me/donations/recurring/{recurring}/amount", OWNER, (("amount_yen", "not a number"),))
+    ],
+    "donations.admin_refund": [Case("GET", "/admin/donations/{donation}/refund", ADMIN)],
+    "donations.stripe_webhook": [Case("POST", "/payments/stripe/webhook", everyone(400))],
 }
 
 
@@ -145,6 +156,8 @@ def world(app, db_session):
     project_draft = make_project(db_session, org_a, status="draft", slug="project-a-draft")
     project_submitted = make_project(db_session, org_a, status="submitted", slug="project-a-submitted")
     document = _document(db_session, org_a, users["member_a"], app_config)
+    donation = make_donation(db_session, project_a, user_id=users["donor"].id, donor_email="donor@example.jp")
+    recurring = _recurring(db_session, users["donor"], project_a)
     db_session.commit()
     values = {
         "org_a": org_a.slug,
@@ -157,6 +170,8 @@ def world(app, db_session):
         "project_draft": project_draft.slug,
         "project_submitted": project_submitted.slug,
         "target_draft": project_draft.targets[0].id,
+        "donation": donation.public_id,
+        "recurring": recurring.id,
     }
     return {name: user.email for name, user in users.items()}, values
 
@@ -178,6 +193,22 @@ def _document(session, org, user, config):  # noqa: ANN001, ANN202
         upload_dir=config["UPLOAD_DIR"],
         max_bytes=config["DOCUMENT_MAX_BYTES"],
     )
+
+
+def _recurring(session, user, project):  # noqa: ANN001, ANN202
+    from kyodo_fund.donations.models import RecurringDonation, RecurringStatus
+
+    recurring = RecurringDonation(
+        user_id=user.id,
+        project_id=project.id,
+        amount_yen=1000,
+        status=RecurringStatus.CANCELED,  # already cancelled: the cancel page must not call Stripe
+        stripe_subscription_id="sub_matrix",
+        donor_email=user.email,
+    )
+    session.add(recurring)
+    session.flush()
+    return recurring
 
 
 def _classify(response) -> str | int:  # noqa: ANN001

@@ -133,3 +133,24 @@ def donor_recipients(session: Session, project: Any) -> list[tuple[str, str]]:
         .order_by(func.lower(Donation.donor_email))
     )
     return [(email, "ja") for email in rows]
+
+
+def named_supporters(session: Session, project_id: int, limit: int = 60) -> list[str]:
+    """Names of donors who chose to be named on the project page, newest first, each once.
+
+    One query whatever the number of gifts; anonymous gifts and those without opt-in never appear.
+    """
+    rows = session.execute(
+        select(Donation.donor_name, func.max(Donation.paid_at).label("last"))
+        .where(
+            Donation.project_id == project_id,
+            Donation.public_name_opt_in.is_(True),
+            Donation.anonymous.is_(False),
+            Donation.donor_name != "",
+            Donation.status.in_([s.value for s in COUNTED_STATUSES]),
+        )
+        .group_by(Donation.donor_name)
+        .order_by(func.max(Donation.paid_at).desc())
+        .limit(limit)
+    )
+    return [name for name, _last in rows]

@@ -93,10 +93,13 @@ def index():
 
 @bp.get("/projects/<slug>")
 def show(slug: str):
+    from kyodo_fund.donations.services import named_supporters
+
     project = _visible(queries.load_full(db.session, slug))
     return render_template(
         "projects/show.html",
         project=project,
+        supporters=named_supporters(db.session, project.id) if project.is_public else [],
         is_member=_is_member(project),
         today=today_in_tokyo(),
         due_days=current_app.config["PROJECT_REPORT_DUE_DAYS"],

@@ -139,3 +139,17 @@ def test_activity_reports_reach_the_projects_donors_once(db_session, project):
     assert donor_recipients(db_session, project) == [("fan@example.jp", "ja")]
     emails = [email for email, _ in report_recipients(db_session, project)]
     assert "fan@example.jp" in emails and len(emails) == len(set(emails))
+
+
+def test_project_page_names_only_supporters_who_opted_in(client, db_session):
+    from tests.factories import make_donation, make_org, make_project
+
+    project = make_project(db_session, make_org(db_session))
+    make_donation(db_session, project, donor_name="名乗る 太郎", public_name_opt_in=True)
+    make_donation(db_session, project, donor_name="名乗る 太郎", public_name_opt_in=True)
+    make_donation(db_session, project, donor_name="控える 花子", public_name_opt_in=False)
+    make_donation(db_session, project, donor_name="匿名 次郎", public_name_opt_in=True, anonymous=True)
+    db_session.commit()
+    html = client.get(f"/projects/{project.slug}").get_data(as_text=True)
+    assert html.count("名乗る 太郎") == 1
+    assert "控える 花子" not in html and "匿名 次郎" not in html

@@ -94,13 +94,6 @@ CERTIFICATION_RENEWAL_REMINDER_DAYS = 30
 CERTIFICATION_EXPIRY_REMINDER_DAYS = 60
 #: A reminder whose day passed while the job did not run is still sent this many days later, never after.
 CERTIFICATION_REMINDER_CATCH_UP_DAYS = 14
-#: How gifts made on the platform count in an organisation's PST (A7): "fund" (pass-through, payments.md §10: the
-#: host fund is one donor per fiscal year) or "direct" (the organisation receives them: every donor counts).
-PST_PLATFORM_GIFTS = "fund"
-#: The host fund as that one donor: a named donor with an address; a 公益財団法人 uses the 50 % limit of B3.
-PST_HOST_FUND_NAME = "信州協働ファンド"
-PST_HOST_FUND_ADDRESS = "長野県"
-PST_HOST_FUND_IS_NINTEI = True
 #: PST absolute standard: sum a household's gifts for the ¥3,000 test (such units are flagged for review).
 PST_HOUSEHOLD_SUM = True
 #: Who is an officer for the PST: "any_time_in_fy" or "judging_date" (the as-of date).
@@ -170,6 +163,7 @@ RECEIPT_ISSUER = {
 }
 #: payments.md §10 programme.recipient_model: "fund" (the host fund issues every receipt). "direct" needs the
 #: certification records of each NPO, which do not exist yet (receipts.issuers.certification_on).
+#: The PST from platform data follows it too (A7): under "fund" the host fund is the organisation's one donor.
 PROGRAMME_RECIPIENT_MODEL = "fund"
 #: R7 ASSUMPTION: PDF by e-mail, paper on request.
 RECEIPTS_DELIVERY = "pdf+post_on_request"
@@ -188,3 +182,7 @@ STATEMENTS_BATCH_SIZE = 500
 #: 寄附者名簿: kept this many years (特例認定: 3); municipal lists of jorei_npo issuers due on MM-DD (ASSUMPTION).
 REGISTERS_RETENTION_YEARS = 5
 REGISTERS_MUNICIPAL_LIST_DUE = "01-31"
+
+#: Anonymous visitors' project list and organisation directory are served from a per-process cache
+#: for this many seconds (0 = off). Project pages are never cached.
+PUBLIC_PAGE_CACHE_SECONDS = 30

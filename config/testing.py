@@ -6,3 +6,4 @@ WTF_CSRF_ENABLED = True
 MAIL_BACKEND = "smtp"
 MAIL_SEND_AFTER_COMMIT = False
 RATELIMIT_ENABLED = False
+PUBLIC_PAGE_CACHE_SECONDS = 0  # tests see every change at once; tests/test_pagecache.py switches it on

@@ -20,7 +20,6 @@ from kyodo_fund.accounts.forms import (
     SignupForm,
 )
 from kyodo_fund.accounts.models import TokenPurpose, User
-from kyodo_fund.donations.services import claim_guest_donations
 from kyodo_fund.extensions import db, limiter
 from kyodo_fund.web import current_actor
 
@@ -141,6 +140,9 @@ def confirm(token: str) -> Response | tuple[str, int]:
     try:
         user = accounts.confirm_email(db.session, current_actor(), token)
         # Gifts made as a guest with this address now belong to the account (same transaction).
+        # Imported here: donations builds on accounts, not the other way round.
+        from kyodo_fund.donations.services import claim_guest_donations
+
         claim_guest_donations(db.session, user)
     except accounts.AlreadyConfirmed:
         flash(_("このメールアドレスは確認済みです。"), "info")

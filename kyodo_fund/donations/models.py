@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kyodo_fund.db import Base, StrEnumType, TimestampMixin, utcnow
@@ -142,6 +142,14 @@ class Donation(DonorDetailsMixin, TimestampMixin, Base):
         CheckConstraint("platform_fee_yen >= 0", name="platform_fee_nonnegative"),
         Index("ix_donations_project_status", "project_id", "status"),
         Index("ix_donations_received_on", "received_on"),
+        # The project page's "named supporters": newest opted-in gifts of one project, read in order.
+        Index(
+            "ix_donations_named_supporters",
+            "project_id",
+            "paid_at",
+            postgresql_where=text("public_name_opt_in AND NOT anonymous"),
+            sqlite_where=text("public_name_opt_in AND NOT anonymous"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

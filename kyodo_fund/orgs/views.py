@@ -46,6 +46,7 @@ from kyodo_fund.orgs.services import (
     update_org,
 )
 from kyodo_fund.orgs.workflow import WORKFLOW
+from kyodo_fund.pagecache import cached_for_anonymous
 from kyodo_fund.web import current_actor, paginate
 from kyodo_fund.workflow import InvalidTransition, NotPermitted, ReasonRequired, available_transitions
 
@@ -87,7 +88,8 @@ def _flash_errors(form: Any) -> None:
 
 
 @bp.get("/")
-def directory() -> str:
+@cached_for_anonymous
+def directory() :
     text = request.args.get("q", "").strip()[:100]
     category = request.args.get("category", type=int)
     category = category if category in CATEGORY_LABELS else None

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from kyodo_fund.authz import admin_required, found_or_404, staff_required
 from kyodo_fund.extensions import db
 from kyodo_fund.orgs.models import Organisation, OrgStatus
+from kyodo_fund.pagecache import cached_for_anonymous
 from kyodo_fund.projects import bp, covers, queries, reports, services
 from kyodo_fund.projects.forms import (
     BudgetLineForm,
@@ -74,6 +75,7 @@ def _attach(form: Any, exc: ProjectError) -> None:
 
 
 @bp.get("/projects/")
+@cached_for_anonymous
 def index():
     from kyodo_fund.orgs.data import CATEGORY_LABELS, MUNICIPALITY_BY_CODE
 

@@ -34,23 +34,80 @@ USERS = (
 
 ORGS = (
     # (owner, slug, name, kana, legal form, municipality, categories, strengths, final action)
-    ("npo1@demo.kyodo.test", "shinano-kodomo", "NPO法人しなの子ども食堂ネット", "シナノコドモショクドウネット",
-     "npo_houjin", "202011", [1, 13], "子ども食堂, 食品ロス削減", "approve"),
-    ("npo2@demo.kyodo.test", "azumino-satoyama", "一般社団法人安曇野里山の会", "アズミノサトヤマノカイ",
-     "ippan_shadan", "202207", [5, 7], "里山整備, 環境教育", "approve"),
-    ("npo3@demo.kyodo.test", "suwa-bousai", "諏訪湖防災ボランティア", "スワコボウサイボランティア",
-     "nin_i", "202061", [8, 9], "防災訓練, 災害ボランティア", "submit"),
-    ("npo3@demo.kyodo.test", "kiso-bunka", "木曽文化継承プロジェクト", "キソブンカケイショウプロジェクト",
-     "nin_i", "204234", [6], "伝統芸能, 記録映像", None),
+    (
+        "npo1@demo.kyodo.test",
+        "shinano-kodomo",
+        "NPO法人しなの子ども食堂ネット",
+        "シナノコドモショクドウネット",
+        "npo_houjin",
+        "202011",
+        [1, 13],
+        "子ども食堂, 食品ロス削減",
+        "approve",
+    ),
+    (
+        "npo2@demo.kyodo.test",
+        "azumino-satoyama",
+        "一般社団法人安曇野里山の会",
+        "アズミノサトヤマノカイ",
+        "ippan_shadan",
+        "202207",
+        [5, 7],
+        "里山整備, 環境教育",
+        "approve",
+    ),
+    (
+        "npo3@demo.kyodo.test",
+        "suwa-bousai",
+        "諏訪湖防災ボランティア",
+        "スワコボウサイボランティア",
+        "nin_i",
+        "202061",
+        [8, 9],
+        "防災訓練, 災害ボランティア",
+        "submit",
+    ),
+    (
+        "npo3@demo.kyodo.test",
+        "kiso-bunka",
+        "木曽文化継承プロジェクト",
+        "キソブンカケイショウプロジェクト",
+        "nin_i",
+        "204234",
+        [6],
+        "伝統芸能, 記録映像",
+        None,
+    ),
 )
 
 PROJECTS = (
-    ("shinano-kodomo", "kodomo-shokudo-2026", "子ども食堂で温かい夕食を", 600_000, 13, "202011",
-     ("提供する食事の数", 1200, "食")),
-    ("shinano-kodomo", "fudo-bank", "フードバンクの冷蔵庫を増やす", 300_000, 1, "202011",
-     ("保管できる食品の量", 500, "kg")),
-    ("azumino-satoyama", "satoyama-michi", "里山の散策路を再生する", 450_000, 7, "202207",
-     ("整備する散策路の長さ", 3, "km")),
+    (
+        "shinano-kodomo",
+        "kodomo-shokudo-2026",
+        "子ども食堂で温かい夕食を",
+        600_000,
+        13,
+        "202011",
+        ("提供する食事の数", 1200, "食"),
+    ),
+    (
+        "shinano-kodomo",
+        "fudo-bank",
+        "フードバンクの冷蔵庫を増やす",
+        300_000,
+        1,
+        "202011",
+        ("保管できる食品の量", 500, "kg"),
+    ),
+    (
+        "azumino-satoyama",
+        "satoyama-michi",
+        "里山の散策路を再生する",
+        450_000,
+        7,
+        "202207",
+        ("整備する散策路の長さ", 3, "km"),
+    ),
 )
 
 
@@ -73,7 +130,7 @@ def _user(session: Any, email: str, name: str, kana: str, role: UserRole) -> Use
 
 
 def _org(session: Any, owner: User, admin: User, reviewer: User, spec: tuple) -> Any:
-    from kyodo_fund.orgs.models import Organisation, OfficerTitle
+    from kyodo_fund.orgs.models import OfficerTitle, Organisation
     from kyodo_fund.orgs.services import add_officer, register_org, transition_org
 
     _, slug, name, kana, legal_form, muni, categories, strengths, final = spec
@@ -149,8 +206,12 @@ def _project(session: Any, admin: User, spec: tuple) -> Any:
             "ends_on": today + timedelta(days=90),
         },
     )
-    add_target(session, actor, project, {"indicator": indicator, "target_value": value, "unit": unit,
-                                         "due_on": today + timedelta(days=90)})
+    add_target(
+        session,
+        actor,
+        project,
+        {"indicator": indicator, "target_value": value, "unit": unit, "due_on": today + timedelta(days=90)},
+    )
     config = current_app.config
     transition_project(session, actor, project, "submit", config)
     transition_project(session, Actor(admin), project, "approve", config)

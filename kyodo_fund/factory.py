@@ -68,9 +68,22 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from kyodo_fund import accounts, admin, api, audit, donations, jobs, main, orgs, projects, tax
+    from kyodo_fund import (
+        accounts,
+        admin,
+        api,
+        audit,
+        certification,
+        donations,
+        jobs,
+        main,
+        orgs,
+        projects,
+        receipts,
+        tax,
+    )
 
-    for module in (main, accounts, orgs, audit, admin, jobs, tax, api, projects, donations):
+    for module in (main, accounts, orgs, audit, admin, jobs, tax, api, projects, donations, certification, receipts):
         app.register_blueprint(module.bp)
 
 

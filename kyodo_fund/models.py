@@ -2,6 +2,14 @@
 
 from kyodo_fund.accounts.models import AccountToken, User  # noqa: F401
 from kyodo_fund.audit.models import AuditEntry  # noqa: F401
+from kyodo_fund.certification.models import (  # noqa: F401
+    AnnualFiling,
+    CertificationRecord,
+    FiscalRevenue,
+    LegalStatus,
+    LegalStatusEvent,
+    ReminderSent,
+)
 from kyodo_fund.donations.models import (  # noqa: F401
     Donation,
     DonationImport,
@@ -15,9 +23,9 @@ from kyodo_fund.orgs.models import (  # noqa: F401
     Membership,
     Officer,
     OrgActivityCategory,
+    Organisation,
     OrgDocument,
     OrgInvitation,
-    Organisation,
     OrgStrength,
 )
 from kyodo_fund.projects.models import (  # noqa: F401
@@ -29,3 +37,4 @@ from kyodo_fund.projects.models import (  # noqa: F401
     ProjectPhaseChange,
     ReportValue,
 )
+from kyodo_fund.receipts.models import Receipt, ReceiptCounter, ReceiptedGift, ReceiptHold  # noqa: F401

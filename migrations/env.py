@@ -29,7 +29,7 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def render_item(type_, obj, autogen_context):  # noqa: ANN001, ANN201
+def render_item(type_, obj, autogen_context):
     # Migrations must not depend on enum classes that may be renamed later: render plain types.
     if type_ == "type" and isinstance(obj, StrEnumType):
         return f"sa.String(length={obj.impl.length})"
@@ -38,7 +38,7 @@ def render_item(type_, obj, autogen_context):  # noqa: ANN001, ANN201
     return False
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

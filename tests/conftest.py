@@ -22,6 +22,8 @@ from kyodo_fund.db import Base
 from kyodo_fund.extensions import db as database
 from kyodo_fund.factory import create_app
 
+pytest_plugins = ["tests.fixtures_stripe"]
+
 TEST_DB_URL = os.environ.get("KYODO_TEST_DATABASE_URL", "")
 
 

@@ -29,7 +29,7 @@ class Case:
     data: tuple = ()
 
 
-def everyone(status) -> tuple:  # noqa: ANN001
+def everyone(status) -> tuple:
     return (status,) * 6
 
 
@@ -101,7 +101,9 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "projects.manage": [Case("GET", "/projects/{project_a}/manage", ORG_A_MEMBERS)],
     "projects.transition": [
         # Members see their project, so a refused action comes back as a flash, not a 404.
-        Case("POST", "/projects/{project_submitted}/transition", (LOGIN, 404, OK, 404, OK, OK), (("action", "approve"),))
+        Case(
+            "POST", "/projects/{project_submitted}/transition", (LOGIN, 404, OK, 404, OK, OK), (("action", "approve"),)
+        )
     ],
     "projects.phase": [Case("POST", "/projects/{project_a}/phase", ORG_A_MEMBERS)],
     "projects.flags": [Case("POST", "/projects/{project_a}/flags", ADMIN)],
@@ -176,7 +178,7 @@ def world(app, db_session):
     return {name: user.email for name, user in users.items()}, values
 
 
-def _document(session, org, user, config):  # noqa: ANN001, ANN202
+def _document(session, org, user, config):
     import io
 
     from kyodo_fund.audit import Actor
@@ -187,7 +189,7 @@ def _document(session, org, user, config):  # noqa: ANN001, ANN202
         session,
         Actor(user),
         org,
-        kind=list(DocumentKind)[0],
+        kind=next(iter(DocumentKind)),
         filename="teikan.pdf",
         stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
         upload_dir=config["UPLOAD_DIR"],
@@ -195,7 +197,7 @@ def _document(session, org, user, config):  # noqa: ANN001, ANN202
     )
 
 
-def _recurring(session, user, project):  # noqa: ANN001, ANN202
+def _recurring(session, user, project):
     from kyodo_fund.donations.models import RecurringDonation, RecurringStatus
 
     recurring = RecurringDonation(
@@ -211,7 +213,7 @@ def _recurring(session, user, project):  # noqa: ANN001, ANN202
     return recurring
 
 
-def _classify(response) -> str | int:  # noqa: ANN001
+def _classify(response) -> str | int:
     if response.status_code in (301, 302, 303) and "/account/login" in response.headers.get("Location", ""):
         return LOGIN
     if 200 <= response.status_code < 400:

@@ -6,5 +6,5 @@ from kyodo_fund.authz import staff_required
 
 @bp.get("/")
 @staff_required
-def dashboard():  # noqa: ANN201
+def dashboard():
     return render_template("admin/dashboard.html")

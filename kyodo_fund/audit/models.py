@@ -38,7 +38,7 @@ class AppendOnlyError(RuntimeError):
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
-def _refuse_change(_mapper, _conn, target):  # noqa: ANN001
+def _refuse_change(_mapper, _conn, target):
     # The PostgreSQL trigger in the migration enforces the same for SQL outside the ORM.
     raise AppendOnlyError(f"audit entry {target.id} is append-only")
 

@@ -23,7 +23,7 @@ def _day(name: str, *, end: bool = False) -> datetime | None:
 
 @bp.get("/")
 @admin_required
-def index():  # noqa: ANN201
+def index():
     filters = {k: request.args.get(k, "").strip() for k in ("action", "actor", "object_type", "object_id")}
     stmt = search_entries(
         db.session, **{k: v or None for k, v in filters.items()}, since=_day("since"), until=_day("until", end=True)

@@ -1,5 +1,13 @@
-"""NPO法人 legal status and certification (certification.md): deadline rules for establishment, 事業報告書,
-認定/特例認定 and 県指定 (``rules``, calendar and 実績判定期間 in ``dates``), the public support test (``pst`` groups
-gifts into household units and judges pre-aggregated rows; ``pst_relative`` is the relative standard, ``pst_result``
-the output), its CSV inputs (``pst_files``) and ``flask pst check`` (``cli``). DB-backed status history comes later.
+"""NPO法人 legal status and certification (certification.md). Pure rules: deadlines (``rules``, ``dates``) and the
+public support test (``pst``, ``pst_relative``, ``pst_result``, CSV inputs in ``pst_files``). Stored: legal status
+with its history, 認定/特例認定/指定 records, 事業報告書 filings and revenue (``models``), moved by the two tables of
+``workflow`` through ``services``; ``deadlines`` and the daily ``tasks`` (lapse, reminders); the PST from platform
+data in SQL (``platform_pst``); ``flask pst check|org`` (``cli``); member pages (``views``) and staff pages
+(``admin_views``).
 """
+
+from flask import Blueprint
+
+bp = Blueprint("certification", __name__)
+
+from kyodo_fund.certification import admin_views, views  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""``flask pst check``: run the public support test over CSV files (see ``pst_files`` for their columns)."""
+"""``flask pst check`` (CSV files, see ``pst_files``) and ``flask pst org <slug>`` (platform data): the PST."""
 
 from __future__ import annotations
 
@@ -142,3 +142,31 @@ def summary(result: PstResult) -> str:
         lines.extend(f"  - {w['message']}" for w in result.warnings)
     lines.append(_("総合: %(verdict)s", verdict=_verdict(result.passes)))
     return "\n".join(str(line) for line in lines)
+
+
+@pst_cli.command("org")
+@click.argument("org_slug")
+@click.option("--as-of", type=_DAY, required=True, help="YYYY-MM-DD; fiscal years ending before it are closed.")
+@click.option("--renewal", is_flag=True, help="Renewal: the last 5 closed fiscal years instead of 2.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def org(org_slug: str, as_of: datetime, renewal: bool, as_json: bool) -> None:
+    """Judge the PST of a registered organisation from the platform's donations, officers and revenue figures.
+
+    A subcommand rather than ``flask pst <slug>``: a group taking a free argument would swallow ``check``.
+    """
+    from kyodo_fund.certification.platform_pst import pst_for_organisation
+    from kyodo_fund.extensions import db
+    from kyodo_fund.orgs.services import get_by_slug
+
+    organisation = get_by_slug(db.session, org_slug)
+    if organisation is None:
+        click.echo(f"no organisation with slug {org_slug!r}", err=True)
+        raise SystemExit(2)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        try:
+            result = pst_for_organisation(db.session, organisation, as_of.date(), renewal)
+        except ValueError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(2) from None
+        output = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else summary(result)
+    click.echo(output)

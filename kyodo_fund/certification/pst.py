@@ -184,16 +184,24 @@ class UnitDirectory:
 
 
 def link_households(gifts: Iterable[Gift]) -> UnitDirectory:
+    keys = (
+        (normalise(g.donor_name), normalise(g.donor_address), normalise(g.household)) for g in gifts if not g.anonymous
+    )
+    return link_keys(keys)
+
+
+def link_keys(keys: Iterable[tuple[str, str, str]]) -> UnitDirectory:
+    """The directory over already normalised (name, address, household label) keys of gifts that are not anonymous
+    (e.g. the rows of a SQL aggregate, normalised once); keys lacking a name or an address are skipped (A2)."""
     units = _UnionFind()
     identities, labels = set(), set()
-    for gift in gifts:
-        name_key, address_key = normalise(gift.donor_name), normalise(gift.donor_address)
-        if gift.anonymous or not (name_key and address_key):
+    for name_key, address_key, label in keys:
+        if not (name_key and address_key):
             continue
         identities.add((name_key, address_key))
         node = _donor_node(name_key, address_key)
         units.find(node)
-        if label := normalise(gift.household):
+        if label:
             labels.add(label)
             units.union(node, f"h:{label}")
     return UnitDirectory(
@@ -424,5 +432,6 @@ __all__ = [
     "group_gifts",
     "judge_pst",
     "link_households",
+    "link_keys",
     "normalise",
 ]

@@ -4,15 +4,15 @@ from kyodo_fund.main import bp
 
 
 @bp.get("/")
-def home():  # noqa: ANN201
+def home():
     return render_template("main/home.html")
 
 
 @bp.get("/privacy")
-def privacy():  # noqa: ANN201
+def privacy():
     return render_template("main/privacy.html")
 
 
 @bp.get("/healthz")
-def healthz():  # noqa: ANN201
+def healthz():
     return {"status": "ok"}

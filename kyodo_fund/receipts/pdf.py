@@ -11,16 +11,15 @@ import io
 from collections.abc import Iterable
 from datetime import date
 
-import segno
 from reportlab.lib.colors import Color, black, white
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from kyodo_fund.money import format_yen
 from kyodo_fund.receipts.snapshot import DocumentKind, ReceiptSnapshot, validate_snapshot
+from kyodo_fund.receipts.typesetting import qr_image, wrap
 from kyodo_fund.tax.kinds import IssuerKind
 from kyodo_fund.wareki import format_wareki
 
@@ -36,8 +35,6 @@ LEFT, RIGHT, TOP, BOTTOM = 50.0, PAGE_W - 50.0, PAGE_H - 45.0, 60.0
 WIDTH = RIGHT - LEFT
 RED = Color(0.75, 0.1, 0.1)
 GREY = Color(0.45, 0.45, 0.45)
-#: Characters that must not start a line (禁則): they hang at the end of the previous one.
-_NO_LINE_START = set("、。，．）」』】〕,.)!?！？ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ")
 
 #: A table column: heading, width in points, "left" or "right".
 Column = tuple[str, float, str]
@@ -80,22 +77,6 @@ def render_plain_page(text: str) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
-
-
-def wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Break Japanese (and URLs) at any character, keeping 禁則 characters off the start of a line."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        current, current_width = "", 0.0
-        for char in paragraph:
-            char_width = pdfmetrics.stringWidth(char, font, size)
-            if current and current_width + char_width > width and char not in _NO_LINE_START:
-                lines.append(current)
-                current, current_width = "", 0.0
-            current += char
-            current_width += char_width
-        lines.append(current)
-    return lines
 
 
 def _date(value: date | None) -> str:
@@ -414,14 +395,11 @@ class _Document:
         size = 62.0
         self.y -= 16
         self._ensure(size + 10)
-        # A fixed mask is as valid as the best one and skips segno's costly evaluation of all eight.
-        qr = segno.make(self.s.verification_url or self.s.number, error="m", mask=2, micro=False)
-        png = io.BytesIO()
-        qr.save(png, kind="png", scale=4, border=2, dark="#000", light="#fff")
-        png.seek(0)
         top = self.y
         self.pdf.setFillColor(white)
-        self.pdf.drawImage(ImageReader(png), LEFT, top - size, width=size, height=size)
+        self.pdf.drawImage(
+            qr_image(self.s.verification_url or self.s.number), LEFT, top - size, width=size, height=size
+        )
         self.pdf.setFillColor(black)
         self.y = top
         text_x = LEFT + size + 10

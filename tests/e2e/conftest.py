@@ -48,7 +48,7 @@ def _fresh_database(database_url: str, tmp_path: Path, suffix: str) -> str:
 
 
 class LiveServer:
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"

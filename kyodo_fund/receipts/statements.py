@@ -1,0 +1,336 @@
+"""Annual statements (年間まとめの寄附金受領証明書): one per donor per issuer per calendar year (§7).
+
+Two passes over the donors, in batches so memory stays flat at any size: ``preflight_annual`` finds who cannot
+be issued (missing address …) without writing anything; ``issue_annual`` then issues and commits statement by
+statement. A donor who already has a statement for the year is skipped, and ``Receipt.statement_key`` is unique,
+so a rerun after a crash, or two runs at once, never issue one twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kyodo_fund.accounts.models import User
+from kyodo_fund.audit import Actor
+from kyodo_fund.audit.services import record
+from kyodo_fund.donations.models import Donation, ReceiptPreference
+from kyodo_fund.receipts import build
+from kyodo_fund.receipts.issuers import Issuer, gift_date, gift_date_between, issuer_for
+from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptHold, ReceiptKind
+from kyodo_fund.receipts.numbering import display_number, take_number
+from kyodo_fund.receipts.services import RECEIPTABLE_STATUSES, _store, send_receipt, today_in_tokyo
+from kyodo_fund.receipts.snapshot import DonorSnapshot, validate_snapshot
+from kyodo_fund.tax.estimator import EstimatorSettings
+
+#: Columns of a gift the statements need; plain rows, not ORM objects, so big runs stay light.
+_GIFT_COLUMNS = (
+    Donation.id,
+    Donation.user_id,
+    Donation.donor_email,
+    Donation.donor_name,
+    Donation.donor_address,
+    Donation.donor_postal_code,
+    Donation.paid_at,
+    Donation.received_on,
+    Donation.amount_yen,
+    Donation.refunded_yen,
+    Donation.project_id,
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One statement to issue: a donor's gifts of the year that share one wording."""
+
+    donor_key: str
+    issuer: Issuer
+    group: str
+    lines: tuple[build.GiftLine, ...]
+    donor: DonorSnapshot
+    user_id: int | None
+    email: str
+
+    @property
+    def donation_ids(self) -> list[int]:
+        return [line.donation_id for line in self.lines]
+
+
+@dataclass
+class Preflight:
+    year: int
+    donor_email: str | None
+    #: Every donor with gifts for the year, as sorted ``donor_key``s.
+    keys: list[str]
+    #: Guests: normalised e-mail → the spellings stored on their gifts (the index lookup needs those).
+    raw_emails: dict[str, list[str]]
+    #: Donors that cannot be issued: key → (who, the Japanese problems).
+    blocked: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    already_issued: int = 0
+    ready: int = 0  #: statements the issue pass would create
+
+
+@dataclass
+class AnnualResult:
+    issued: int = 0  #: statements created by this run
+    skipped: int = 0  #: donors who already had a statement for the year
+    blocked: int = 0
+    empty: int = 0  #: donors whose gifts were all receipted otherwise
+
+    def as_counts(self) -> dict[str, int]:
+        return {"issued": self.issued, "skipped": self.skipped, "blocked": self.blocked, "empty": self.empty}
+
+
+def _in_year(year: int) -> Any:
+    return gift_date_between(date(year, 1, 1), date(year, 12, 31))
+
+
+def _donor_filter(session: Session, donor_email: str | None) -> list[Any]:
+    if donor_email is None:
+        return [Donation.receipt_preference == ReceiptPreference.ANNUAL]
+    email = build.normalise_email(donor_email)
+    user_ids = select(User.id).where(User.email == email)
+    return [or_(Donation.user_id.in_(user_ids), and_(Donation.user_id.is_(None), Donation.donor_email.ilike(email)))]
+
+
+def _base_filters(session: Session, year: int, donor_email: str | None) -> list[Any]:
+    return [
+        Donation.status.in_(RECEIPTABLE_STATUSES),
+        Donation.anonymous.is_(False),
+        _in_year(year),
+        *_donor_filter(session, donor_email),
+    ]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _settings(config: Mapping[str, Any]) -> EstimatorSettings:
+    return EstimatorSettings.from_config(config)
+
+
+def find_donors(
+    session: Session, year: int, *, donor_email: str | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
+    filters = _base_filters(session, year, donor_email)
+    user_ids = session.scalars(select(Donation.user_id).where(*filters, Donation.user_id.is_not(None)).distinct())
+    keys = {build.donor_key(user_id, None) for user_id in user_ids}
+    raw_emails: dict[str, list[str]] = defaultdict(list)
+    for raw in session.scalars(select(Donation.donor_email).where(*filters, Donation.user_id.is_(None)).distinct()):
+        if build.normalise_email(raw):
+            raw_emails[build.normalise_email(raw)].append(raw)
+    keys.update(build.donor_key(None, email) for email in raw_emails)
+    return sorted(keys), dict(raw_emails)
+
+
+def _already_issued(session: Session, year: int, keys: Sequence[str]) -> set[str]:
+    """Donors with any statement for ``year``: all of a donor's statements are committed together."""
+    return set(
+        session.scalars(
+            select(Receipt.donor_key)
+            .where(
+                Receipt.kind == ReceiptKind.ANNUAL_STATEMENT,
+                Receipt.period_year == year,
+                Receipt.donor_key.in_(keys),
+            )
+            .distinct()
+        )
+    )
+
+
+def _drafts_of_batch(session: Session, plan: Preflight, keys: Sequence[str], cache: dict) -> dict[str, list[Draft]]:
+    """Load the unreceipted gifts of a batch of donors and turn them into drafts, streaming the rows."""
+    user_ids = [int(k[2:]) for k in keys if k.startswith("u:")]
+    raws = [raw for k in keys if k.startswith("e:") for raw in plan.raw_emails.get(k[2:], ())]
+    stmt = (
+        select(*_GIFT_COLUMNS)
+        .where(
+            *_base_filters(session, plan.year, plan.donor_email),
+            Donation.amount_yen > Donation.refunded_yen,
+            ~exists().where(ReceiptedGift.donation_id == Donation.id),
+            or_(Donation.user_id.in_(user_ids), and_(Donation.user_id.is_(None), Donation.donor_email.in_(raws))),
+        )
+        .order_by(Donation.id)
+        .execution_options(yield_per=1000)
+    )
+    rows_by_key: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(stmt):
+        rows_by_key[build.donor_key(row.user_id, row.donor_email)].append(row)
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    drafts: dict[str, list[Draft]] = {}
+    for key, rows in rows_by_key.items():
+        drafts[key] = _drafts_for(session, key, rows, users.get(rows[0].user_id), cache)
+    return drafts
+
+
+def _project(session: Session, cache: dict, project_id: int | None) -> Any:
+    if project_id is None:
+        return None
+    if ("project", project_id) not in cache:
+        from kyodo_fund.projects.models import Project
+
+        cache["project", project_id] = session.get(Project, project_id)
+    return cache["project", project_id]
+
+
+def _day(row: Any) -> date | None:
+    return gift_date(None, row)
+
+
+def _issuer(session: Session, cache: dict, row: Any, project: Any) -> Issuer:
+    """The gift's issuer, looked up once per run for the fund and once per (organisation, day) otherwise."""
+    config = current_app.config
+    direct = project is not None and config.get("PROGRAMME_RECIPIENT_MODEL", "fund") == "direct"
+    key = ("issuer", project.organisation_id, _day(row)) if direct else ("issuer",)
+    if key not in cache:
+        cache[key] = issuer_for(session, config, row, project)
+    return cache[key]
+
+
+def _drafts_for(session: Session, key: str, rows: list[Any], user: Any, cache: dict) -> list[Draft]:
+    newest_first = sorted(rows, key=lambda r: (_day(r) or date.min, r.id), reverse=True)
+    # The most recent gift that gave an address speaks for the donor; the profile fills the rest.
+    with_address = next((r for r in newest_first if (r.donor_address or "").strip()), newest_first[0])
+    donor = build.donor_snapshot(with_address, user)
+    if not donor.name:
+        named = next((r for r in newest_first if (r.donor_name or "").strip()), None)
+        donor = DonorSnapshot(named.donor_name.strip(), donor.address, donor.postal_code) if named else donor
+    email = next((r.donor_email for r in newest_first if r.donor_email), "") or getattr(user, "email", "")
+    issuers: dict[str, Issuer] = {}
+    groups: dict[str, list[build.GiftLine]] = defaultdict(list)
+    for row in rows:
+        project = _project(session, cache, row.project_id)
+        issuer = _issuer(session, cache, row, project)
+        line = build.gift_line(issuer, row, project, row.amount_yen - row.refunded_yen)
+        # One statement per issuer and wording: a direct programme's gifts are that organisation's to receipt.
+        group = f"{issuer.key}|{line.group}"
+        issuers[group] = issuer
+        groups[group].append(line)
+    return [
+        Draft(key, issuers[group], group, tuple(lines), donor, rows[0].user_id, email)
+        for group, lines in sorted(groups.items())
+    ]
+
+
+def _label(draft: Draft) -> str:
+    return f"{draft.donor.name or '（氏名なし）'} <{draft.email or draft.donor_key}>"
+
+
+def _snapshot(plan: Preflight, draft: Draft, settings: EstimatorSettings, **fields: Any):
+    return build.statement_snapshot(draft.issuer, draft.lines, draft.donor, year=plan.year, settings=settings, **fields)
+
+
+def preflight_annual(
+    session: Session, year: int, *, donor_email: str | None = None, batch_size: int | None = None
+) -> Preflight:
+    """Who would get a statement, who already has one, and who cannot get one yet. Writes nothing."""
+    config = current_app.config
+    keys, raw_emails = find_donors(session, year, donor_email=donor_email)
+    plan = Preflight(year=year, donor_email=donor_email, keys=keys, raw_emails=raw_emails)
+    settings, cache, today = _settings(config), {}, today_in_tokyo()
+    draft_fields = {"number": build.DRAFT_NUMBER["S"], "issued_on": today, "code": "draft", "url": "draft"}
+    for batch in _chunks(keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
+        done = _already_issued(session, year, batch)
+        plan.already_issued += len(done)
+        for key, drafts in _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache).items():
+            problems = [p for d in drafts for p in validate_snapshot(_snapshot(plan, d, settings, **draft_fields))]
+            if problems:
+                plan.blocked[key] = (_label(drafts[0]), list(dict.fromkeys(problems)))
+            else:
+                plan.ready += len(drafts)
+    return plan
+
+
+def issue_statement(
+    session: Session, plan: Preflight, draft: Draft, actor: Actor, settings: EstimatorSettings
+) -> Receipt:
+    """Number, render, store and e-mail one statement, in the caller's transaction."""
+    issued_on = today_in_tokyo()
+    number = take_number(session, draft.issuer.key, DocType.STATEMENT, issued_on.year)
+    code = build.new_verification_code()
+    shown = display_number(DocType.STATEMENT, issued_on.year, number)
+    url = build.verification_url(current_app.config, code)
+    snapshot = _snapshot(plan, draft, settings, number=shown, issued_on=issued_on, code=code, url=url)
+    receipt = _store(
+        session,
+        snapshot,
+        actor,
+        issuer_key=draft.issuer.key,
+        doc_type=DocType.STATEMENT,
+        year=issued_on.year,
+        number=number,
+        kind=ReceiptKind.ANNUAL_STATEMENT,
+        user_id=draft.user_id,
+        donor_key=draft.donor_key,
+        period_year=plan.year,
+        statement_key=f"{plan.year}|{draft.donor_key}|{draft.group}",
+        recipient_email=draft.email,
+    )
+    session.add_all(
+        ReceiptedGift(receipt=receipt, donation_id=g.donation_id, amount_yen=g.amount_yen, received_on=g.received_on)
+        for g in sorted(draft.lines, key=lambda g: (g.received_on, g.donation_id))
+    )
+    session.execute(delete(ReceiptHold).where(ReceiptHold.donation_id.in_(draft.donation_ids)))
+    session.flush()
+    record(
+        session,
+        actor,
+        "receipts.issue",
+        receipt,
+        after={"number": shown, "amount_yen": snapshot.total_yen, "year": plan.year, "gifts": len(draft.lines)},
+    )
+    send_receipt(session, receipt, snapshot=snapshot)
+    return receipt
+
+
+def issue_annual(
+    session: Session,
+    plan: Preflight,
+    actor: Actor,
+    *,
+    batch_size: int | None = None,
+    on_donor: Callable[[int], Any] | None = None,
+) -> AnnualResult:
+    """Issue every ready statement of ``plan``, committing one donor at a time (the edge's job here: a crash
+    loses at most the donor in progress, and the rerun continues where this stopped)."""
+    from kyodo_fund.receipts.services import hold_for_missing_data
+
+    config = current_app.config
+    settings, cache, result = _settings(config), {}, AnnualResult()
+    for batch in _chunks(plan.keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
+        done = _already_issued(session, plan.year, batch)
+        drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
+        for key in batch:
+            drafts = drafts_by_key.get(key, [])
+            if key in done:
+                result.skipped += 1
+            elif key in plan.blocked:
+                result.blocked += 1
+                ids = [i for d in drafts for i in d.donation_ids]
+                hold_for_missing_data(session, ids, plan.blocked[key][1], f"statement:{plan.year}")
+                session.commit()
+            elif not drafts:
+                result.empty += 1
+            else:
+                try:
+                    for draft in drafts:
+                        issue_statement(session, plan, draft, actor, settings)
+                    session.commit()
+                except IntegrityError:  # another run issued this donor's statement first
+                    session.rollback()
+                    result.skipped += 1
+                else:
+                    result.issued += len(drafts)
+            if on_donor:
+                on_donor(1)
+    return result

@@ -1,0 +1,264 @@
+"""Annual statements: totals, preflight, resumability, never twice, never both, corrections (tests 17, 21)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from kyodo_fund.audit import SYSTEM
+from kyodo_fund.donations.models import Donation, DonationStatus, ReceiptPreference
+from kyodo_fund.receipts import statements
+from kyodo_fund.receipts.models import Receipt, ReceiptedGift, ReceiptHold, ReceiptKind, ReceiptStatus
+from kyodo_fund.receipts.refunds import apply_refunds
+from kyodo_fund.receipts.services import NotReceiptable, issue_receipt
+from kyodo_fund.receipts.statements import issue_annual, preflight_annual
+from kyodo_fund.tax.kinds import IssuerKind
+from tests.factories import make_user
+from tests.receipts.conftest import pdf_text
+
+ANNUAL = ReceiptPreference.ANNUAL
+
+
+@pytest.fixture
+def run_day():
+    with time_machine.travel(datetime(2027, 1, 15, 0, 0, tzinfo=UTC), tick=True):  # 09:00 JST
+        yield
+
+
+def paid(month: int, day: int = 10, year: int = 2026) -> datetime:
+    return datetime(year, month, day, 3, 0, tzinfo=UTC)
+
+
+def run_cli(app, *args):
+    result = app.test_cli_runner().invoke(args=["receipts", "annual", "--no-progress", *args])
+    return result
+
+
+def statements_of(db_session):
+    return db_session.scalars(
+        select(Receipt).where(Receipt.kind == ReceiptKind.ANNUAL_STATEMENT).order_by(Receipt.number)
+    ).all()
+
+
+def test_totals_equal_the_donors_gifts_of_the_year(app, app_ctx, db_session, run_day, configure_issuer, gift):
+    configure_issuer("koeki")
+    user = make_user(db_session, email="monthly@example.jp")
+    for month in range(1, 13):
+        gift(user_id=user.id, amount_yen=3_000, paid_at=paid(month), receipt_preference=ANNUAL)
+    gift(user_id=user.id, amount_yen=5_000, paid_at=paid(12, 31, 2025), receipt_preference=ANNUAL)  # other year
+    gift(user_id=user.id, amount_yen=7_000, paid_at=paid(6))  # per-donation: not on the statement
+    gift(
+        user_id=user.id,
+        amount_yen=4_000,
+        refunded_yen=1_000,
+        status=DonationStatus.PARTIALLY_REFUNDED,
+        paid_at=paid(7, 1),
+        receipt_preference=ANNUAL,
+    )
+    # 2026-12-31T15:30Z is 1 January 2027 in Tokyo: tax year 2027, not on this statement (§2).
+    gift(
+        user_id=user.id, amount_yen=9_000, paid_at=datetime(2026, 12, 31, 15, 30, tzinfo=UTC), receipt_preference=ANNUAL
+    )
+    guest = gift(donor_email="Guest@Example.jp", amount_yen=2_500, paid_at=paid(3), receipt_preference=ANNUAL)
+    gift(donor_email="guest@example.jp ", amount_yen=1_500, paid_at=paid(4), receipt_preference=ANNUAL)
+    db_session.commit()
+
+    result = run_cli(app, "--year", "2026")
+    assert result.exit_code == 0, result.output
+    assert "発行 2 件" in result.output
+    by_key = {r.donor_key: r for r in statements_of(db_session)}
+    mine, guests = by_key[f"u:{user.id}"], by_key["e:guest@example.jp"]
+    expected = db_session.scalar(
+        select(func.sum(Donation.amount_yen - Donation.refunded_yen)).where(
+            Donation.user_id == user.id,
+            Donation.receipt_preference == ANNUAL,
+            Donation.paid_at >= datetime(2025, 12, 31, 15, 0, tzinfo=UTC),
+            Donation.paid_at < datetime(2026, 12, 31, 15, 0, tzinfo=UTC),
+        )
+    )
+    assert mine.amount_yen == expected == 12 * 3_000 + 3_000
+    assert sum(g.amount_yen for g in mine.gifts) == mine.amount_yen and len(mine.gifts) == 13
+    assert guests.amount_yen == 4_000 and guests.gifts[0].donation_id == guest.id
+    assert (mine.period_year, mine.display_number[:7]) == (2026, "S-2027-")
+    text = pdf_text(mine.pdf)
+    assert "¥39,000-" in text and "13件" in text and "令和8年1月1日から令和8年12月31日まで" in text
+    assert "推計" in text and "所得控除のみ対象" in text
+
+
+def test_preflight_lists_a_donor_without_an_address_before_issuing(app, db_session, run_day, configure_issuer, gift):
+    configure_issuer("koeki_cert")  # the certificate's kind needs the donor's address
+    gift(
+        donor_name="住所 なし子",
+        donor_email="noaddress@example.jp",
+        donor_address="",
+        paid_at=paid(5),
+        receipt_preference=ANNUAL,
+    )
+    gift(donor_email="ok@example.jp", paid_at=paid(5), receipt_preference=ANNUAL)
+    db_session.commit()
+
+    dry = run_cli(app, "--year", "2026", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "住所 なし子 <noaddress@example.jp>: 寄附者の住所がありません" in dry.output
+    assert "--dry-run" in dry.output and statements_of(db_session) == []
+
+    real = run_cli(app, "--year", "2026")
+    assert real.output.index("寄附者の住所がありません") < real.output.index("発行 1 件")
+    (issued,) = statements_of(db_session)
+    assert issued.recipient_email == "ok@example.jp"
+    (hold,) = db_session.scalars(select(ReceiptHold)).all()
+    assert hold.problems == ["寄附者の住所がありません"] and hold.context == "statement:2026"
+
+
+def test_crash_at_donor_51_then_rerun_issues_the_other_50(
+    app, db_session, run_day, configure_issuer, gift, monkeypatch
+):
+    configure_issuer("koeki")
+    for n in range(100):
+        gift(
+            donor_email=f"d{n:03}@example.jp", amount_yen=1_000 + n, paid_at=paid(1 + n % 12), receipt_preference=ANNUAL
+        )
+    db_session.commit()
+    real = statements.issue_statement
+    calls = {"n": 0}
+
+    def dies_at_51(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 51:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(statements, "issue_statement", dies_at_51)
+    crashed = run_cli(app, "--year", "2026", "--batch-size", "7")
+    assert isinstance(crashed.exception, RuntimeError)
+    db_session.rollback()
+    assert len(statements_of(db_session)) == 50
+
+    monkeypatch.setattr(statements, "issue_statement", real)
+    rerun = run_cli(app, "--year", "2026", "--batch-size", "7")
+    assert rerun.exit_code == 0, rerun.output
+    assert "発行 50 件、発行済みのためスキップ 50 人" in rerun.output
+    issued = statements_of(db_session)
+    assert sorted(r.number for r in issued) == list(range(1, 101))
+    assert len({r.donor_key for r in issued}) == 100
+
+    again = run_cli(app, "--year", "2026")
+    assert "発行 0 件、発行済みのためスキップ 100 人" in again.output
+    assert len(statements_of(db_session)) == 100
+
+
+def test_a_second_concurrent_run_cannot_issue_the_same_statement(
+    app, app_ctx, db_session, run_day, configure_issuer, gift
+):
+    configure_issuer("koeki")
+    gift(donor_email="race@example.jp", paid_at=paid(5), receipt_preference=ANNUAL)
+    db_session.commit()
+    first = preflight_annual(db_session, 2026)
+    second = preflight_annual(db_session, 2026)  # planned before the first issued anything
+    assert issue_annual(db_session, first, SYSTEM).issued == 1
+    late = issue_annual(db_session, second, SYSTEM)
+    assert (late.issued, late.skipped) == (0, 1)
+    assert len(statements_of(db_session)) == 1
+
+
+def test_a_gift_is_on_a_statement_or_a_receipt_never_both(app, app_ctx, db_session, run_day, configure_issuer, gift):
+    configure_issuer("koeki")
+    receipted = gift(donor_email="both@example.jp", paid_at=paid(2))  # per-donation preference
+    open_gift = gift(donor_email="both@example.jp", paid_at=paid(3))
+    issue_receipt(db_session, receipted, SYSTEM)
+    db_session.commit()
+    result = run_cli(app, "--year", "2026", "--donor", "BOTH@example.jp")
+    assert result.exit_code == 0, result.output
+    (statement,) = statements_of(db_session)
+    assert [g.donation_id for g in statement.gifts] == [open_gift.id]
+    with pytest.raises(NotReceiptable):
+        issue_receipt(db_session, open_gift, SYSTEM)
+    in_force = db_session.scalars(select(ReceiptedGift.donation_id).where(ReceiptedGift.in_force.is_(True))).all()
+    assert sorted(in_force) == sorted([receipted.id, open_gift.id])
+
+
+def test_tax_excluded_gifts_get_their_own_plain_statement(
+    app, app_ctx, db_session, run_day, configure_issuer, gift, project
+):
+    from tests.factories import make_project
+
+    configure_issuer("koeki")
+    excluded = make_project(db_session, project.organisation, tax_excluded=True, title="出資型プロジェクト")
+    gift(donor_email="two@example.jp", paid_at=paid(2), receipt_preference=ANNUAL)
+    gift(project=excluded, donor_email="two@example.jp", paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    plan = preflight_annual(db_session, 2026)
+    assert issue_annual(db_session, plan, SYSTEM).issued == 2
+    kinds = {r.snapshot["issuer"]["kind"]: r for r in statements_of(db_session)}
+    assert set(kinds) == {IssuerKind.KOEKI.value, IssuerKind.PLAIN.value}
+    plain_text = pdf_text(kinds["plain"].pdf)
+    assert "領収書" in plain_text and "推計" not in plain_text and "出資型プロジェクト" in plain_text
+
+
+def test_refund_after_the_statement_voids_and_replaces_it(app, app_ctx, db_session, run_day, configure_issuer, gift):
+    configure_issuer("koeki")
+    kept = gift(donor_email="r@example.jp", amount_yen=5_000, paid_at=paid(2), receipt_preference=ANNUAL)
+    refunded = gift(donor_email="r@example.jp", amount_yen=8_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    issue_annual(db_session, preflight_annual(db_session, 2026), SYSTEM)
+    (statement,) = statements_of(db_session)
+    assert statement.amount_yen == 13_000
+
+    refunded.refunded_yen, refunded.status, refunded.receipt_needs_review = (
+        3_000,
+        DonationStatus.PARTIALLY_REFUNDED,
+        True,
+    )
+    with time_machine.travel(datetime(2027, 2, 1, 0, 0, tzinfo=UTC) + timedelta(hours=1), tick=True):
+        assert apply_refunds(db_session, SYSTEM) == {"statement_replaced": 1}
+    replacement = db_session.get(Receipt, statement.replaced_by_id)
+    assert statement.status == ReceiptStatus.VOIDED
+    assert (replacement.amount_yen, replacement.period_year, replacement.display_number) == (
+        10_000,
+        2026,
+        "S-2027-000002",
+    )
+    assert sorted((g.donation_id, g.amount_yen) for g in replacement.gifts) == [(kept.id, 5_000), (refunded.id, 5_000)]
+    text = pdf_text(replacement.pdf)
+    assert "¥10,000-" in text and "S-2027-000001（取消済み）に代わる" in text
+
+    refunded.refunded_yen, refunded.status, refunded.receipt_needs_review = 8_000, DonationStatus.REFUNDED, True
+    kept.refunded_yen, kept.status, kept.receipt_needs_review = 5_000, DonationStatus.REFUNDED, True
+    assert apply_refunds(db_session, SYSTEM) == {"voided": 1, "unchanged": 1}
+    assert replacement.status == ReceiptStatus.VOIDED and replacement.replaced_by_id is None
+
+
+def test_direct_programmes_get_one_statement_per_issuer(
+    app, app_ctx, db_session, run_day, configure_issuer, gift, project
+):
+    from kyodo_fund.certification.models import CertificationRecord, RecordKind
+
+    configure_issuer("koeki")
+    db_session.add(
+        CertificationRecord(
+            organisation_id=project.organisation_id,
+            kind=RecordKind.NINTEI,
+            notice_number="長野県指令7地域第45号",
+            granted_on=datetime(2025, 4, 1).date(),
+            valid_until=datetime(2030, 3, 31).date(),
+        )
+    )
+    gift(project=None, donor_email="split@example.jp", amount_yen=4_000, paid_at=paid(2), receipt_preference=ANNUAL)
+    gift(donor_email="split@example.jp", amount_yen=6_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    app.config["PROGRAMME_RECIPIENT_MODEL"] = "direct"
+    try:
+        result = issue_annual(db_session, preflight_annual(db_session, 2026), SYSTEM)
+    finally:
+        app.config["PROGRAMME_RECIPIENT_MODEL"] = "fund"
+    assert result.issued == 2
+    by_issuer = {r.issuer_key: r for r in statements_of(db_session)}
+    assert set(by_issuer) == {"fund", f"org:{project.organisation_id}"}
+    assert by_issuer["fund"].amount_yen == 4_000 and by_issuer["fund"].display_number == "S-2027-000001"
+    org_statement = by_issuer[f"org:{project.organisation_id}"]
+    assert org_statement.amount_yen == 6_000 and org_statement.display_number == "S-2027-000001"
+    text = pdf_text(org_statement.pdf)
+    assert "長野県指令7地域第45号" in text and "税額控除" in text  # 認定NPO: the estimate mentions the credit

@@ -131,6 +131,18 @@ EXPECTATIONS: dict[str, list[Case]] = {
     ],
     "donations.admin_refund": [Case("GET", "/admin/donations/{donation}/refund", ADMIN)],
     "donations.stripe_webhook": [Case("POST", "/payments/stripe/webhook", everyone(400))],
+    # receipts (the donor owns the receipt; organisation members never see receipts)
+    "receipts.verify": [Case("GET", "/receipts/verify/{receipt_code}", PUBLIC)],
+    "receipts.mine": [Case("GET", "/me/receipts", SIGNED_IN)],
+    "receipts.download": [Case("GET", "/me/receipts/{receipt}.pdf", OWNER)],
+    "receipts.donor_list": [Case("GET", "/orgs/{org_a}/donor-list.csv", ORG_A)],
+    "receipts.admin_index": [Case("GET", "/admin/receipts/", STAFF)],
+    "receipts.admin_show": [Case("GET", "/admin/receipts/{receipt}", ADMIN)],
+    "receipts.admin_pdf": [Case("GET", "/admin/receipts/{receipt}.pdf", ADMIN)],
+    "receipts.admin_zip": [Case("GET", "/admin/receipts/export.zip", ADMIN)],
+    "receipts.admin_resend": [Case("POST", "/admin/receipts/{receipt}/resend", ADMIN)],
+    "receipts.admin_void": [Case("POST", "/admin/receipts/{receipt}/void", ADMIN, (("void-reason", "二重発行"),))],
+    "receipts.admin_reissue": [Case("POST", "/admin/receipts/{receipt}/reissue", ADMIN, (("reissue-reason", "紛失"),))],
 }
 
 
@@ -160,6 +172,9 @@ def world(app, db_session):
     document = _document(db_session, org_a, users["member_a"], app_config)
     donation = make_donation(db_session, project_a, user_id=users["donor"].id, donor_email="donor@example.jp")
     recurring = _recurring(db_session, users["donor"], project_a)
+    with app.test_request_context():  # issuing renders the PDF and queues the mail
+        receipt = _receipt(db_session, donation, users["donor"])
+        db_session.commit()
     db_session.commit()
     values = {
         "org_a": org_a.slug,
@@ -174,6 +189,8 @@ def world(app, db_session):
         "target_draft": project_draft.targets[0].id,
         "donation": donation.public_id,
         "recurring": recurring.id,
+        "receipt": receipt.id,
+        "receipt_code": receipt.verification_code,
     }
     return {name: user.email for name, user in users.items()}, values
 
@@ -211,6 +228,13 @@ def _recurring(session, user, project):
     session.add(recurring)
     session.flush()
     return recurring
+
+
+def _receipt(session, donation, user):  # noqa: ANN001, ANN202
+    from kyodo_fund.audit import Actor
+    from kyodo_fund.receipts.services import issue_receipt
+
+    return issue_receipt(session, donation, Actor(user))
 
 
 def _classify(response) -> str | int:

@@ -1,0 +1,220 @@
+"""The PST from platform data (one SQL ``GROUP BY`` + merging in Python) gives exactly what the pure ``check_pst``
+gives on the same gifts, and ``flask pst org`` prints it."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from kyodo_fund.certification.models import FiscalRevenue, LegalState, LegalStatus
+from kyodo_fund.certification.platform_pst import PST_STATUSES, pst_for_organisation
+from kyodo_fund.certification.pst import FiscalRevenue as Figures
+from kyodo_fund.certification.pst import Gift, Officer, PstSettings, check_pst
+from kyodo_fund.donations.models import Channel, Donation, DonationStatus, PaymentMethod
+from kyodo_fund.orgs.models import Officer as OrgOfficer
+from kyodo_fund.orgs.models import OfficerTitle
+from tests.factories import make_project
+
+D = date
+DIRECT = {"PROGRAMME_RECIPIENT_MODEL": "direct"}
+AS_OF = D(2026, 5, 1)
+
+
+def config(app, **overrides):
+    return {**app.config, **overrides}
+
+
+def gifts_of(db_session, org_ids: set[int], project_orgs: dict[int, int], *, as_of: date, fund=None) -> list[Gift]:
+    """What ``check_pst`` gets: the organisation's kept gifts up to ``as_of`` in id order, net of refunds."""
+    rows = db_session.query(Donation).order_by(Donation.id).all()
+    gifts = []
+    for d in rows:
+        if project_orgs.get(d.project_id) not in org_ids or d.status not in PST_STATUSES or d.received_on > as_of:
+            continue
+        if fund:
+            gifts.append(Gift(d.received_on, d.amount_yen - d.refunded_yen, fund[0], fund[1], donor_is_nintei=True))
+        else:
+            gifts.append(
+                Gift(
+                    d.received_on,
+                    d.amount_yen - d.refunded_yen,
+                    d.donor_name,
+                    d.donor_address,
+                    d.donor_household,
+                    d.anonymous,
+                )
+            )
+    return gifts
+
+
+def officers_of(org) -> list[Officer]:
+    return [Officer(o.name, o.address, o.household_label) for o in org.officers]
+
+
+@pytest.fixture
+def worked(db_session, cast, give):
+    """Org A (FY April–March) with the cases of certification.md §6 and the platform's own twists."""
+    org = cast.org_a
+    org.officers.append(
+        OrgOfficer(name="佐藤 一郎", title=OfficerTitle.DIRECTOR, address="松本市丸の内3-3", household_label="佐藤家")
+    )
+    p1, p2 = make_project(db_session, org), make_project(db_session, org)
+    other = make_project(db_session, cast.org_b)
+    # P1: a household summed to ¥3,500 in FY2025, two spellings of one name (full-width space, NFKC).
+    give(p1, D(2025, 5, 1), 2_000, "田中 太郎", "長野市1-1", household="田中家")
+    give(p2, D(2025, 6, 1), 1_500, "田中　花子", "長野市1-1", household="田中家")
+    give(p2, D(2025, 7, 1), 500, "田中　太郎", "長野市１－１")
+    # P2: the officer's spouse, linked only through a gift before the judging period.
+    give(p1, D(2023, 1, 5), 1_000, "佐藤 和子", "松本市丸の内3-3", household="佐藤家")
+    give(p1, D(2025, 5, 1), 10_000, "佐藤 和子", "松本市丸の内3-3")
+    # P3: no address; anonymous; an offline bank transfer.
+    give(p1, D(2024, 8, 1), 10_000, "名無し", "")
+    give(p1, D(2024, 8, 2), 20_000, "", "", anonymous=True)
+    give(p2, D(2024, 9, 1), 5_000, "鈴木 次郎", "上田市2", channel=Channel.OFFLINE, method=PaymentMethod.BANK_TRANSFER)
+    # P4: the fiscal-year split.
+    give(p1, D(2025, 3, 20), 2_000, "高橋", "諏訪市3")
+    give(p1, D(2025, 4, 5), 2_000, "高橋", "諏訪市3")
+    # Refunds: a partial refund counts net, a full refund and a pending gift not at all.
+    give(p1, D(2025, 10, 1), 5_000, "伊藤", "飯田市4", status=DonationStatus.PARTIALLY_REFUNDED, refunded_yen=2_500)
+    give(p1, D(2025, 10, 2), 9_000, "渡辺", "伊那市5", status=DonationStatus.REFUNDED, refunded_yen=9_000)
+    give(p1, D(2025, 10, 3), 9_000, "小林", "茅野市6", status=DonationStatus.PENDING)
+    # After the as-of date, and another organisation's project: ignored.
+    give(p1, D(2026, 5, 2), 50_000, "未来", "長野市9")
+    give(other, D(2025, 5, 1), 50_000, "他団体の寄附者", "長野市8")
+    for n in range(12):
+        give(p2, D(2025, 11, 1) + timedelta(days=n), 3_000 + n, f"寄附者{n}", f"小諸市{n}")
+    db_session.flush()
+    return org, {p1.id: org.id, p2.id: org.id, other.id: cast.org_b.id}
+
+
+def test_sql_pst_equals_the_pure_check_on_the_worked_examples(app, app_ctx, db_session, cast, worked):
+    org, projects = worked
+    result = pst_for_organisation(db_session, org, AS_OF, config=config(app, **DIRECT))
+    expected = check_pst(
+        gifts_of(db_session, {org.id}, projects, as_of=AS_OF),
+        fy_end_month=3,
+        as_of=AS_OF,
+        officers=officers_of(org),
+        settings=PstSettings.from_config(app.config),
+    )
+    assert result.to_dict() == expected.to_dict()
+    counts = [fy["qualifying_donors"] for fy in result.to_dict()["absolute"]["fiscal_years"]]
+    # FY2024: 鈴木 only (名無し lacks an address). FY2025: 田中 household, 伊藤 (net ¥2,500 is below) no,
+    # 12 donors; 佐藤 (officer's household) no; 高橋 ¥2,000 in each year no.
+    assert counts == [1, 13]
+    assert {w["key"] for w in result.warnings} >= {"missing_address", "household_review"}
+
+
+def test_with_revenue_and_establishment_mid_period(app, app_ctx, db_session, cast, worked):
+    org, projects = worked
+    db_session.add(LegalStatus(organisation_id=org.id, status=LegalState.REGISTERED, established_on=D(2024, 9, 1)))
+    for fy_end in (D(2025, 3, 31), D(2026, 3, 31)):
+        db_session.add(
+            FiscalRevenue(
+                organisation_id=org.id, fiscal_year_end=fy_end, total_revenue_yen=400_000, excluded_revenue_yen=0
+            )
+        )
+    db_session.flush()
+    result = pst_for_organisation(db_session, org, AS_OF, config=config(app, **DIRECT))
+    expected = check_pst(
+        gifts_of(db_session, {org.id}, projects, as_of=AS_OF),
+        fy_end_month=3,
+        as_of=AS_OF,
+        officers=officers_of(org),
+        revenue=[Figures(D(2025, 3, 31), 400_000), Figures(D(2026, 3, 31), 400_000)],
+        established_on=D(2024, 9, 1),
+        settings=PstSettings.from_config(app.config),
+    )
+    assert result.to_dict() == expected.to_dict()
+    assert result.period.start == D(2024, 9, 1) and result.relative is not None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("renewal", [False, True])
+def test_random_gifts_give_the_same_result(app, app_ctx, db_session, cast, give, seed, renewal):
+    rng = random.Random(seed)
+    org = cast.org_a
+    org.fiscal_year_end_month = rng.choice([3, 6, 12])
+    org.officers.append(OrgOfficer(name="役員0", title=OfficerTitle.DIRECTOR, address="町0", household_label="家1"))
+    project = make_project(db_session, org)
+    names = [f"人{n}" for n in range(25)] + ["人 0", "人　1", ""]
+    statuses = [DonationStatus.PAID] * 6 + [DonationStatus.PARTIALLY_REFUNDED, DonationStatus.REFUNDED]
+    for _ in range(300):
+        amount = rng.choice([500, 1_000, 2_000, 3_000, 5_000])
+        status = rng.choice(statuses)
+        give(
+            project,
+            D(2020, 1, 1) + timedelta(days=rng.randrange(0, 6 * 365)),
+            amount,
+            rng.choice(names),
+            rng.choice(["町0", "町1", "町２", "", "町 3"]),
+            household=rng.choice(["", "", "", "家1", "家2", "家 2"]),
+            anonymous=rng.random() < 0.05,
+            status=status,
+            refunded_yen={DonationStatus.PARTIALLY_REFUNDED: amount // 2, DonationStatus.REFUNDED: amount}.get(
+                status, 0
+            ),
+        )
+    as_of = D(2025, 12, 15)
+    result = pst_for_organisation(db_session, org, as_of, renewal, config=config(app, **DIRECT))
+    expected = check_pst(
+        gifts_of(db_session, {org.id}, {project.id: org.id}, as_of=as_of),
+        fy_end_month=org.fiscal_year_end_month,
+        as_of=as_of,
+        officers=officers_of(org),
+        renewal=renewal,
+        settings=PstSettings.from_config(app.config),
+    )
+    assert result.to_dict() == expected.to_dict()
+    assert result.absolute.total_qualifying_donors > 0
+
+
+def test_gifts_routed_through_the_fund_are_one_donor(app, app_ctx, db_session, cast, worked):
+    """A7: under the pass-through model the host fund is the organisation's one donor per fiscal year."""
+    org, projects = worked
+    result = pst_for_organisation(db_session, org, AS_OF, config=config(app, PROGRAMME_RECIPIENT_MODEL="fund"))
+    fund = (app.config["RECEIPT_ISSUER"]["name"], app.config["RECEIPT_ISSUER"]["address"])
+    expected = check_pst(
+        gifts_of(db_session, {org.id}, projects, as_of=AS_OF, fund=fund),
+        fy_end_month=3,
+        as_of=AS_OF,
+        officers=officers_of(org),
+        settings=PstSettings.from_config(app.config),
+    )
+    assert result.to_dict() == expected.to_dict()
+    data = result.to_dict()["absolute"]["fiscal_years"]
+    assert [fy["counted"] for fy in data] == [
+        [{"donors": [app.config["RECEIPT_ISSUER"]["name"]], "amount_yen": 10_000 + 20_000 + 5_000 + 2_000}],
+        [
+            {
+                "donors": [app.config["RECEIPT_ISSUER"]["name"]],
+                "amount_yen": 2_000 + 1_500 + 500 + 10_000 + 2_000 + 2_500 + 36_066,
+            }
+        ],
+    ]
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def test_flask_pst_org_prints_json(app, db_session, cast, worked, runner, monkeypatch):
+    org, _projects = worked
+    db_session.commit()  # each command's app context closes the session: keep the data for the second one
+    monkeypatch.setitem(app.config, "PROGRAMME_RECIPIENT_MODEL", "direct")
+    result = runner.invoke(args=["pst", "org", org.slug, "--as-of", "2026-05-01", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["period"] == {"start": "2024-04-01", "end": "2026-03-31", "months": 24, "required_fiscal_years": 2}
+    assert [fy["qualifying_donors"] for fy in data["absolute"]["fiscal_years"]] == [1, 13]
+    renewal = runner.invoke(args=["pst", "org", org.slug, "--as-of", "2026-05-01", "--renewal"])
+    assert renewal.exit_code == 0 and "実績判定期間: 2021-04-01〜2026-03-31（60か月）" in renewal.stdout
+
+
+def test_flask_pst_org_refuses_an_unknown_slug(db_session, runner):
+    result = runner.invoke(args=["pst", "org", "no-such-org", "--as-of", "2026-05-01"])
+    assert result.exit_code == 2 and "no organisation" in result.stderr

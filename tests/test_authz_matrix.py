@@ -140,6 +140,17 @@ EXPECTATIONS: dict[str, list[Case]] = {
     "receipts.admin_show": [Case("GET", "/admin/receipts/{receipt}", ADMIN)],
     "receipts.admin_pdf": [Case("GET", "/admin/receipts/{receipt}.pdf", ADMIN)],
     "receipts.admin_zip": [Case("GET", "/admin/receipts/export.zip", ADMIN)],
+    # certification: the organisation's own status pages; staff record notices
+    "certification.org_status": [Case("GET", "/orgs/{org_a}/status", ORG_A_MEMBERS)],
+    "certification.org_step": [Case("POST", "/orgs/{org_a}/status/step", ORG_A_MEMBERS, (("step", "legal"),))],
+    "certification.record_filing_view": [Case("POST", "/orgs/{org_a}/status/filings", ORG_A_MEMBERS)],
+    "certification.record_revenue_view": [Case("POST", "/orgs/{org_a}/status/revenue", ORG_A_MEMBERS)],
+    "certification.pst_check": [Case("GET", "/orgs/{org_a}/pst-check", ORG_A_MEMBERS)],
+    "certification.admin_org": [
+        Case("GET", "/admin/orgs/{org_a}/certification", STAFF),
+        Case("POST", "/admin/orgs/{org_a}/certification", ADMIN, (("op", "established"),)),
+    ],
+    "certification.admin_deadlines": [Case("GET", "/admin/certification/deadlines", STAFF)],
     "receipts.admin_resend": [Case("POST", "/admin/receipts/{receipt}/resend", ADMIN)],
     "receipts.admin_void": [Case("POST", "/admin/receipts/{receipt}/void", ADMIN, (("void-reason", "二重発行"),))],
     "receipts.admin_reissue": [Case("POST", "/admin/receipts/{receipt}/reissue", ADMIN, (("reissue-reason", "紛失"),))],

@@ -62,3 +62,36 @@ def test_downgrade_to_base_and_up_again(empty_database):
     finally:
         engine.dispose()
     assert set(Base.metadata.tables) <= tables
+
+
+def test_postgres_schema_from_migrations_refuses_changes_to_audit_and_ledger(empty_database):
+    from sqlalchemy.exc import DBAPIError
+
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("the append-only triggers are PostgreSQL's; SQLite relies on the ORM listeners")
+    command.upgrade(alembic_config(empty_database), "head")
+    engine = make_engine(empty_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_entries (occurred_at, actor_label, action, object_type)"
+                    " VALUES (now(), 'system', 'test.row', 'Thing')"
+                )
+            )
+            conn.execute(
+                text("INSERT INTO ledger_accounts (key, kind, label) VALUES ('fund:general', 'liability', 'x')")
+            )
+        refused = [
+            "UPDATE audit_entries SET action = 'changed'",
+            "DELETE FROM audit_entries",
+            "UPDATE ledger_accounts SET key = 'fund:other'",
+            "DELETE FROM ledger_accounts",
+        ]
+        for statement in refused:
+            with engine.begin() as conn, pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text(statement))
+        with engine.begin() as conn:  # labels may still be reworded
+            conn.execute(text("UPDATE ledger_accounts SET label = 'general fund'"))
+    finally:
+        engine.dispose()

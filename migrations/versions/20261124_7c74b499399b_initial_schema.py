@@ -1,17 +1,58 @@
 """initial schema
 
-Revision ID: d96f2c4bfbdd
+Revision ID: 7c74b499399b
 Revises: 
-Create Date: 2026-11-24 02:45:10.150809
+Create Date: 2026-11-24 03:25:54.914430
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-import kyodo_fund.db
 
 
-revision = 'd96f2c4bfbdd'
+
+# Append-only guards for PostgreSQL (SQLite relies on the ORM listeners). Written out here, not
+# imported, so this migration keeps doing what it did even if the models' copies change later.
+AUDIT_APPEND_ONLY = """CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'audit log is append-only: ' || TG_OP || ' refused';
+END;
+$$;
+
+CREATE TRIGGER audit_entries_append_only
+    BEFORE UPDATE OR DELETE ON audit_entries
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();"""
+
+AUDIT_APPEND_ONLY_DROP = """DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries;
+DROP FUNCTION IF EXISTS audit_refuse_change();"""
+
+LEDGER_APPEND_ONLY = """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'ledger is append-only: ' || TG_OP || ' on ' || TG_TABLE_NAME || ' refused';
+END;
+$$;
+
+CREATE TRIGGER ledger_groups_append_only
+    BEFORE UPDATE OR DELETE ON ledger_groups
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+
+CREATE TRIGGER ledger_entries_append_only
+    BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+
+CREATE TRIGGER ledger_accounts_keep_identity
+    BEFORE UPDATE OF key, kind OR DELETE ON ledger_accounts
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();"""
+
+LEDGER_APPEND_ONLY_DROP = """DROP TRIGGER IF EXISTS ledger_accounts_keep_identity ON ledger_accounts;
+DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries;
+DROP TRIGGER IF EXISTS ledger_groups_append_only ON ledger_groups;
+DROP FUNCTION IF EXISTS ledger_refuse_change();"""
+
+
+revision = '7c74b499399b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -100,6 +141,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_messages_next_attempt_at'), ['next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_status'), ['status'], unique=False)
 
+    op.create_table('receipt_counters',
+    sa.Column('issuer_key', sa.String(length=40), nullable=False),
+    sa.Column('doc_type', sa.String(length=40), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.CheckConstraint('value >= 0', name=op.f('ck_receipt_counters_value_non_negative')),
+    sa.PrimaryKeyConstraint('issuer_key', 'doc_type', 'year', name=op.f('pk_receipt_counters'))
+    )
     op.create_table('stripe_events',
     sa.Column('id', sa.String(length=255), nullable=False),
     sa.Column('type', sa.String(length=100), nullable=False),
@@ -163,6 +212,98 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_entries_actor_time', ['actor_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_audit_entries_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entries_occurred_at'), ['occurred_at'], unique=False)
+
+    op.create_table('cert_annual_filings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year_end', sa.Date(), nullable=False),
+    sa.Column('filed_on', sa.Date(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_cert_annual_filings_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_cert_annual_filings_recorded_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_annual_filings')),
+    sa.UniqueConstraint('organisation_id', 'fiscal_year_end', name=op.f('uq_cert_annual_filings_organisation_id_fiscal_year_end'))
+    )
+    with op.batch_alter_table('cert_annual_filings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_annual_filings_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('cert_fiscal_revenues',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('fiscal_year_end', sa.Date(), nullable=False),
+    sa.Column('total_revenue_yen', sa.Integer(), nullable=False),
+    sa.Column('excluded_revenue_yen', sa.Integer(), nullable=False),
+    sa.Column('subsidy_yen', sa.Integer(), nullable=True),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('excluded_revenue_yen >= 0 AND excluded_revenue_yen <= total_revenue_yen', name=op.f('ck_cert_fiscal_revenues_excluded_within_total')),
+    sa.CheckConstraint('subsidy_yen IS NULL OR (subsidy_yen >= 0 AND subsidy_yen <= excluded_revenue_yen)', name=op.f('ck_cert_fiscal_revenues_subsidy_within_excluded')),
+    sa.CheckConstraint('total_revenue_yen >= 0', name=op.f('ck_cert_fiscal_revenues_total_nonnegative')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_cert_fiscal_revenues_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_cert_fiscal_revenues_recorded_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_fiscal_revenues')),
+    sa.UniqueConstraint('organisation_id', 'fiscal_year_end', name=op.f('uq_cert_fiscal_revenues_organisation_id_fiscal_year_end'))
+    )
+    with op.batch_alter_table('cert_fiscal_revenues', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_fiscal_revenues_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('cert_legal_statuses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=40), nullable=False),
+    sa.Column('application_received_on', sa.Date(), nullable=True),
+    sa.Column('notice_received_on', sa.Date(), nullable=True),
+    sa.Column('established_on', sa.Date(), nullable=True),
+    sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_cert_legal_statuses_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_legal_statuses')),
+    sa.UniqueConstraint('organisation_id', name=op.f('uq_cert_legal_statuses_organisation_id'))
+    )
+    with op.batch_alter_table('cert_legal_statuses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_legal_statuses_status'), ['status'], unique=False)
+
+    op.create_table('cert_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('municipality_code', sa.String(length=6), nullable=True),
+    sa.Column('notice_number', sa.String(length=60), nullable=False),
+    sa.Column('granted_on', sa.Date(), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('status', sa.String(length=40), nullable=False),
+    sa.Column('renewal_filed_on', sa.Date(), nullable=True),
+    sa.Column('renewal_decided_on', sa.Date(), nullable=True),
+    sa.Column('revoked_on', sa.Date(), nullable=True),
+    sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('previous_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(kind = 'muni_designation') = (municipality_code IS NOT NULL)", name=op.f('ck_cert_records_municipality_only_for_muni')),
+    sa.CheckConstraint("kind NOT IN ('nintei', 'tokurei_nintei') OR valid_until IS NOT NULL", name=op.f('ck_cert_records_certification_has_validity')),
+    sa.CheckConstraint('valid_until IS NULL OR valid_until >= granted_on', name=op.f('ck_cert_records_validity_after_grant')),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_cert_records_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['previous_id'], ['cert_records.id'], name=op.f('fk_cert_records_previous_id_cert_records'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_records'))
+    )
+    with op.batch_alter_table('cert_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_records_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cert_records_status'), ['status'], unique=False)
+
+    op.create_table('cert_reminders_sent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('sent_on', sa.Date(), nullable=False),
+    sa.Column('recipients', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_cert_reminders_sent_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_reminders_sent')),
+    sa.UniqueConstraint('organisation_id', 'key', name=op.f('uq_cert_reminders_sent_organisation_id_key'))
+    )
+    with op.batch_alter_table('cert_reminders_sent', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_reminders_sent_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('donation_imports',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -338,6 +479,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_projects_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_published_at'), ['published_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_status'), ['status'], unique=False)
+
+    op.create_table('cert_legal_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('legal_status_id', sa.Integer(), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('from_state', sa.String(length=40), nullable=True),
+    sa.Column('state', sa.String(length=40), nullable=False),
+    sa.Column('effective_on', sa.Date(), nullable=False),
+    sa.Column('notice_number', sa.String(length=60), nullable=False),
+    sa.Column('document_ref', sa.String(length=200), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['legal_status_id'], ['cert_legal_statuses.id'], name=op.f('fk_cert_legal_events_legal_status_id_cert_legal_statuses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_cert_legal_events_recorded_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cert_legal_events'))
+    )
+    with op.batch_alter_table('cert_legal_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cert_legal_events_legal_status_id'), ['legal_status_id'], unique=False)
 
     op.create_table('ledger_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -516,6 +676,7 @@ def upgrade() -> None:
     with op.batch_alter_table('donations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_donations_donor_email'), ['donor_email'], unique=False)
         batch_op.create_index(batch_op.f('ix_donations_import_batch_id'), ['import_batch_id'], unique=False)
+        batch_op.create_index('ix_donations_named_supporters', ['project_id', 'paid_at'], unique=False, postgresql_where=sa.text('public_name_opt_in AND NOT anonymous'), sqlite_where=sa.text('public_name_opt_in AND NOT anonymous'))
         batch_op.create_index('ix_donations_project_status', ['project_id', 'status'], unique=False)
         batch_op.create_index('ix_donations_received_on', ['received_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_donations_recurring_id'), ['recurring_id'], unique=False)
@@ -534,11 +695,117 @@ def upgrade() -> None:
     with op.batch_alter_table('project_report_values', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_report_values_target_id'), ['target_id'], unique=False)
 
+    op.create_table('receipt_holds',
+    sa.Column('donation_id', sa.Integer(), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('context', sa.String(length=30), nullable=False),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['donation_id'], ['donations.id'], name=op.f('fk_receipt_holds_donation_id_donations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('donation_id', name=op.f('pk_receipt_holds'))
+    )
+    op.create_table('receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issuer_key', sa.String(length=40), nullable=False),
+    sa.Column('doc_type', sa.String(length=40), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('reissue_seq', sa.Integer(), nullable=False),
+    sa.Column('display_number', sa.String(length=30), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=40), nullable=False),
+    sa.Column('donation_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('donor_key', sa.String(length=300), nullable=False),
+    sa.Column('period_year', sa.Integer(), nullable=True),
+    sa.Column('statement_key', sa.String(length=400), nullable=True),
+    sa.Column('recipient_email', sa.String(length=254), nullable=False),
+    sa.Column('amount_yen', sa.Integer(), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=False),
+    sa.Column('verification_code', sa.String(length=40), nullable=False),
+    sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('void_reason', sa.Text(), nullable=True),
+    sa.Column('replaces_id', sa.Integer(), nullable=True),
+    sa.Column('replaced_by_id', sa.Integer(), nullable=True),
+    sa.Column('reissue_of_id', sa.Integer(), nullable=True),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('issued_by_id', sa.Integer(), nullable=True),
+    sa.Column('emailed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("(kind = 'reissue') = (reissue_seq > 0)", name=op.f('ck_receipts_reissue_seq_only_on_reissues')),
+    sa.CheckConstraint('amount_yen > 0', name=op.f('ck_receipts_amount_positive')),
+    sa.CheckConstraint('number > 0', name=op.f('ck_receipts_number_positive')),
+    sa.CheckConstraint('reissue_seq >= 0', name=op.f('ck_receipts_reissue_seq_non_negative')),
+    sa.ForeignKeyConstraint(['donation_id'], ['donations.id'], name=op.f('fk_receipts_donation_id_donations'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['issued_by_id'], ['users.id'], name=op.f('fk_receipts_issued_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['reissue_of_id'], ['receipts.id'], name=op.f('fk_receipts_reissue_of_id_receipts')),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['receipts.id'], name=op.f('fk_receipts_replaced_by_id_receipts')),
+    sa.ForeignKeyConstraint(['replaces_id'], ['receipts.id'], name=op.f('fk_receipts_replaces_id_receipts')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_receipts_user_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipts')),
+    sa.UniqueConstraint('issuer_key', 'doc_type', 'year', 'number', 'reissue_seq', name=op.f('uq_receipts_issuer_key_doc_type_year_number_reissue_seq')),
+    sa.UniqueConstraint('statement_key', name=op.f('uq_receipts_statement_key')),
+    sa.UniqueConstraint('verification_code', name=op.f('uq_receipts_verification_code'))
+    )
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipts_display_number'), ['display_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipts_donation_id'), ['donation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipts_issued_at'), ['issued_at'], unique=False)
+        batch_op.create_index('ix_receipts_kind_status', ['kind', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipts_reissue_of_id'), ['reissue_of_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipts_replaces_id'), ['replaces_id'], unique=False)
+        batch_op.create_index('ix_receipts_statement_donor', ['issuer_key', 'period_year', 'donor_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipts_user_id'), ['user_id'], unique=False)
+        batch_op.create_index('uq_receipts_original_donation', ['donation_id'], unique=True, sqlite_where=sa.text("kind = 'original'"), postgresql_where=sa.text("kind = 'original'"))
+
+    op.create_table('receipted_gifts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('receipt_id', sa.Integer(), nullable=False),
+    sa.Column('donation_id', sa.Integer(), nullable=False),
+    sa.Column('amount_yen', sa.Integer(), nullable=False),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('in_force', sa.Boolean(), nullable=False),
+    sa.CheckConstraint('amount_yen > 0', name=op.f('ck_receipted_gifts_amount_positive')),
+    sa.ForeignKeyConstraint(['donation_id'], ['donations.id'], name=op.f('fk_receipted_gifts_donation_id_donations'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipts.id'], name=op.f('fk_receipted_gifts_receipt_id_receipts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipted_gifts'))
+    )
+    with op.batch_alter_table('receipted_gifts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipted_gifts_donation_id'), ['donation_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipted_gifts_receipt_id'), ['receipt_id'], unique=False)
+        batch_op.create_index('uq_receipted_gifts_in_force_donation', ['donation_id'], unique=True, sqlite_where=sa.text('in_force'), postgresql_where=sa.text('in_force'))
+
     # ### end Alembic commands ###
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(AUDIT_APPEND_ONLY)
+        op.execute(LEDGER_APPEND_ONLY)
+
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(LEDGER_APPEND_ONLY_DROP)
+        op.execute(AUDIT_APPEND_ONLY_DROP)
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('receipted_gifts', schema=None) as batch_op:
+        batch_op.drop_index('uq_receipted_gifts_in_force_donation', sqlite_where=sa.text('in_force'), postgresql_where=sa.text('in_force'))
+        batch_op.drop_index(batch_op.f('ix_receipted_gifts_receipt_id'))
+        batch_op.drop_index(batch_op.f('ix_receipted_gifts_donation_id'))
+
+    op.drop_table('receipted_gifts')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_index('uq_receipts_original_donation', sqlite_where=sa.text("kind = 'original'"), postgresql_where=sa.text("kind = 'original'"))
+        batch_op.drop_index(batch_op.f('ix_receipts_user_id'))
+        batch_op.drop_index('ix_receipts_statement_donor')
+        batch_op.drop_index(batch_op.f('ix_receipts_replaces_id'))
+        batch_op.drop_index(batch_op.f('ix_receipts_reissue_of_id'))
+        batch_op.drop_index('ix_receipts_kind_status')
+        batch_op.drop_index(batch_op.f('ix_receipts_issued_at'))
+        batch_op.drop_index(batch_op.f('ix_receipts_donation_id'))
+        batch_op.drop_index(batch_op.f('ix_receipts_display_number'))
+
+    op.drop_table('receipts')
+    op.drop_table('receipt_holds')
     with op.batch_alter_table('project_report_values', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_report_values_target_id'))
 
@@ -549,6 +816,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_donations_recurring_id'))
         batch_op.drop_index('ix_donations_received_on')
         batch_op.drop_index('ix_donations_project_status')
+        batch_op.drop_index('ix_donations_named_supporters', postgresql_where=sa.text('public_name_opt_in AND NOT anonymous'), sqlite_where=sa.text('public_name_opt_in AND NOT anonymous'))
         batch_op.drop_index(batch_op.f('ix_donations_import_batch_id'))
         batch_op.drop_index(batch_op.f('ix_donations_donor_email'))
 
@@ -584,6 +852,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_entries_account_id'))
 
     op.drop_table('ledger_entries')
+    with op.batch_alter_table('cert_legal_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_legal_events_legal_status_id'))
+
+    op.drop_table('cert_legal_events')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_status'))
         batch_op.drop_index(batch_op.f('ix_projects_published_at'))
@@ -629,6 +901,27 @@ def downgrade() -> None:
 
     op.drop_table('ledger_groups')
     op.drop_table('donation_imports')
+    with op.batch_alter_table('cert_reminders_sent', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_reminders_sent_organisation_id'))
+
+    op.drop_table('cert_reminders_sent')
+    with op.batch_alter_table('cert_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_records_status'))
+        batch_op.drop_index(batch_op.f('ix_cert_records_organisation_id'))
+
+    op.drop_table('cert_records')
+    with op.batch_alter_table('cert_legal_statuses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_legal_statuses_status'))
+
+    op.drop_table('cert_legal_statuses')
+    with op.batch_alter_table('cert_fiscal_revenues', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_fiscal_revenues_organisation_id'))
+
+    op.drop_table('cert_fiscal_revenues')
+    with op.batch_alter_table('cert_annual_filings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cert_annual_filings_organisation_id'))
+
+    op.drop_table('cert_annual_filings')
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entries_occurred_at'))
         batch_op.drop_index('ix_audit_entries_object')
@@ -642,6 +935,7 @@ def downgrade() -> None:
     op.drop_table('account_tokens')
     op.drop_table('users')
     op.drop_table('stripe_events')
+    op.drop_table('receipt_counters')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_next_attempt_at'))

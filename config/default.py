@@ -161,8 +161,8 @@ RECEIPT_ISSUER = {
     "pref_designated_from": None,  # "YYYY-MM-DD": 条例指定 by 長野県 effective from this date (R4)
     "receipt_date_basis": "settlement",  # "settlement" 決済日 (the only basis implemented) or "deposit" 入金日
 }
-#: payments.md §10 programme.recipient_model: "fund" (the host fund issues every receipt). "direct" needs the
-#: certification records of each NPO, which do not exist yet (receipts.issuers.certification_on).
+#: payments.md §10 programme.recipient_model: "fund" (the host fund issues every receipt). "direct": each NPO
+#: issues its own, typed by its certification record in force on the gift date (certification_on).
 #: The PST from platform data follows it too (A7): under "fund" the host fund is the organisation's one donor.
 PROGRAMME_RECIPIENT_MODEL = "fund"
 #: R7 ASSUMPTION: PDF by e-mail, paper on request.

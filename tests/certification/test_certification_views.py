@@ -119,7 +119,8 @@ def test_members_record_a_filing_and_revenue(db_session, cast, sign_in, june_202
     )
     assert bad.status_code == 200
     error = _soup(bad).select_one("#revenue-excluded_revenue_yen-error")
-    assert error is not None and "総収入金額を超えて" in error.get_text()
+    # staff_a reads English (User.locale), so the error comes from the English catalogue.
+    assert error is not None and "exceeds the total revenue" in error.get_text()
     assert db_session.scalar(select(FiscalRevenue)) is None
 
 

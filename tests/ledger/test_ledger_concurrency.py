@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,15 @@ def race(work: Callable[[Session, int], object]) -> list[object]:
     """Run ``work(session, n)`` in THREADS threads released together; each commits its own session."""
     barrier = threading.Barrier(THREADS)
     results: list[object] = [None] * THREADS
+    # Threads start without an app context; without one the session would not know which app's
+    # database to use (other tests create other apps in this process).
+    app = current_app._get_current_object()
 
     def worker(n: int) -> None:
+        with app.app_context():
+            _work(n)
+
+    def _work(n: int) -> None:
         session = db.session_factory()
         try:
             barrier.wait(timeout=10)

@@ -241,7 +241,7 @@ def _recurring(session, user, project):
     return recurring
 
 
-def _receipt(session, donation, user):  # noqa: ANN001, ANN202
+def _receipt(session, donation, user):
     from kyodo_fund.audit import Actor
     from kyodo_fund.receipts.services import issue_receipt
 

@@ -190,9 +190,15 @@ def count_statements(database_url: str, paths: Sequence[str], *, timed: int = 3)
     with tempfile.TemporaryDirectory(prefix="kyodo_bench_") as instance:
         previous = os.environ.get("KYODO_INSTANCE_PATH")
         os.environ["KYODO_INSTANCE_PATH"] = instance
+        # The anonymous page cache would answer repeat requests without SQL; count what a render costs.
         app = create_app(
             "production",
-            {"DATABASE_URL": database_url, "SECRET_KEY": "bench", "STRIPE_SECRET_KEY": DUMMY_STRIPE_KEY},
+            {
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": "bench",
+                "STRIPE_SECRET_KEY": DUMMY_STRIPE_KEY,
+                "PUBLIC_PAGE_CACHE_SECONDS": 0,
+            },
         )
         engine = app.extensions["kyodo_db_engine"]
         seen: list[list] = []

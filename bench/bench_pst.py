@@ -251,7 +251,12 @@ def best_of(rounds: int, fn: Callable[[], object]) -> tuple[float, object]:
 
 def measure(url: str, rounds: int, *, log: Callable[[str], None]) -> dict[str, object]:
     from kyodo_fund.certification.dates import judging_period
-    from kyodo_fund.certification.platform_pst import PST_STATUSES, aggregate_statement, pst_for_organisation
+    from kyodo_fund.certification.platform_pst import (
+        PST_STATUSES,
+        aggregate_statement,
+        execute_aggregate,
+        pst_for_organisation,
+    )
     from kyodo_fund.donations.models import Donation
     from kyodo_fund.factory import create_app
     from kyodo_fund.orgs.models import Organisation
@@ -275,7 +280,7 @@ def measure(url: str, rounds: int, *, log: Callable[[str], None]) -> dict[str, o
         bare, (total, count) = best_of(rounds, lambda: session.execute(bare_stmt).one())
         period = judging_period(3, AS_OF, established_on=date(2015, 4, 1))
         group_stmt = aggregate_statement(org, period, AS_OF, direct=True, fund=("", ""))
-        group_by, aggregated = best_of(rounds, lambda: session.execute(group_stmt).all())
+        group_by, aggregated = best_of(rounds, lambda: execute_aggregate(session, group_stmt))
         pst, result = best_of(rounds, lambda: pst_for_organisation(session, org, AS_OF, config=direct))
         fund_mode, _ = best_of(rounds, lambda: pst_for_organisation(session, org, AS_OF, config=fund))
     engine.dispose()

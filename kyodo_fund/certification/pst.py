@@ -33,9 +33,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from kyodo_fund.certification.dates import FiscalYear, JudgingPeriod, judging_period
-from kyodo_fund.certification.pst_relative import relative_standard, unit_amount
+from kyodo_fund.certification.pst_relative import relative_standard, unit_total
 from kyodo_fund.certification.pst_result import (
     AbsoluteResult,
     CountedUnit,
@@ -122,9 +123,9 @@ class FiscalRevenue:
     subsidy_yen: int | None = None
 
 
-@dataclass(frozen=True)
-class DonorYearTotal:
-    """One donor's gifts in one fiscal year: the row (b) works on."""
+class DonorYearTotal(NamedTuple):
+    """One donor's gifts in one fiscal year: the row (b) works on. A tuple, not a frozen dataclass: the platform
+    builds one per donor and year, and tuples are several times cheaper to create (bench/bench_pst.py)."""
 
     fiscal_year_end: date
     name_key: str
@@ -195,19 +196,21 @@ def link_keys(keys: Iterable[tuple[str, str, str]]) -> UnitDirectory:
     (e.g. the rows of a SQL aggregate, normalised once); keys lacking a name or an address are skipped (A2)."""
     units = _UnionFind()
     identities, labels = set(), set()
+    # Only labels link donors: an identity never seen under a label is its own unit, so it needs no union-find
+    # node. Each root is the smallest node of its component, so neither the order nor repeats of keys matter.
     for name_key, address_key, label in keys:
         if not (name_key and address_key):
             continue
         identities.add((name_key, address_key))
-        node = _donor_node(name_key, address_key)
-        units.find(node)
         if label:
             labels.add(label)
-            units.union(node, f"h:{label}")
-    return UnitDirectory(
-        donors={identity: units.find(_donor_node(*identity)) for identity in identities},
-        labels={label: units.find(f"h:{label}") for label in labels},
-    )
+            units.union(_donor_node(name_key, address_key), f"h:{label}")
+    find, linked = units.find, units.parent
+    donors = {}
+    for identity in identities:
+        node = _donor_node(*identity)
+        donors[identity] = find(node) if node in linked else node
+    return UnitDirectory(donors=donors, labels={label: find(f"h:{label}") for label in labels})
 
 
 def group_gifts(
@@ -268,13 +271,17 @@ class _Unit:
 def _collect_units(rows: Sequence[DonorYearTotal]) -> dict[str, _Unit]:
     units: dict[str, _Unit] = {}
     for row in rows:
-        if row.unit_key is None:
+        unit_key = row.unit_key
+        if unit_key is None:
             continue
-        unit = units.get(row.unit_key)
+        unit = units.get(unit_key)
         if unit is None:
-            unit = units[row.unit_key] = _Unit(row.unit_key, {}, set())
-        unit.members.setdefault(row.identity, row.donor_name)
-        unit.labels |= row.household_keys
+            unit = units[unit_key] = _Unit(unit_key, {}, set())
+        identity = (row.name_key, row.address_key)
+        if identity not in unit.members:
+            unit.members[identity] = row.donor_name
+        if row.household_keys:
+            unit.labels |= row.household_keys
     return units
 
 
@@ -342,30 +349,40 @@ def judge_pst(
         period, officers, _officer_units(officers, units, directory), as_of, settings.officer_basis
     )
 
-    by_fy: dict[date, dict[str, dict[tuple[str, str], int]]] = {
-        fy.end: defaultdict(lambda: defaultdict(int)) for fy in period.fiscal_years
-    }
+    by_fy: dict[date, dict[str, dict[tuple[str, str], int]]] = {fy.end: {} for fy in period.fiscal_years}
     excluded: list[ExcludedRow] = []
     for row in rows:
         if row.unit_key is None:
             excluded.append(ExcludedRow(row.donor_name, row.fiscal_year_end, row.unattributed, row.amount_yen))
-        else:
-            by_fy[row.fiscal_year_end][row.unit_key][(row.name_key, row.address_key)] += row.amount_yen
+            continue
+        in_year = by_fy[row.fiscal_year_end]
+        amounts = in_year.get(row.unit_key)
+        if amounts is None:
+            amounts = in_year[row.unit_key] = {}
+        identity = (row.name_key, row.address_key)
+        amounts[identity] = amounts.get(identity, 0) + row.amount_yen
 
+    threshold, total = settings.unit_threshold_yen, unit_total(settings)
     counts = []
     for fy in period.fiscal_years:
         counted = []
+        officers_in_year = officer_units[fy.end]
         for unit_key, amounts in by_fy[fy.end].items():
             members = units[unit_key].members
-            if unit_key in officer_units[fy.end]:
+            if unit_key in officers_in_year:
                 reason: Exclusion | None = Exclusion.OFFICER
-            elif unit_amount(amounts, settings) >= settings.unit_threshold_yen:
-                counted.append(CountedUnit(tuple(sorted(members[i] for i in amounts)), sum(amounts.values())))
+            elif total(amounts.values()) >= threshold:
+                if len(amounts) == 1:  # most units are one person: skip building and sorting a list
+                    [(identity, amount)] = amounts.items()
+                    counted.append(CountedUnit((members[identity],), amount))
+                else:
+                    counted.append(CountedUnit(tuple(sorted(members[i] for i in amounts)), sum(amounts.values())))
                 continue
             else:
                 reason = Exclusion.BELOW_THRESHOLD
             excluded.extend(ExcludedRow(members[i], fy.end, reason, amount) for i, amount in amounts.items())
-        counts.append(FiscalYearCount(fy, tuple(sorted(counted, key=lambda u: (u.donors, u.amount_yen)))))
+        counted.sort()  # by (donors, amount_yen): the tuple's own order
+        counts.append(FiscalYearCount(fy, tuple(counted)))
 
     absolute = AbsoluteResult.judge(tuple(counts), period, settings.annual_target, settings.abs_normalise)
     relative, relative_warnings = (None, [])

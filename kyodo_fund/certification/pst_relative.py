@@ -9,8 +9,7 @@ aggregation and the two exclusions.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -21,9 +20,10 @@ if TYPE_CHECKING:
     from kyodo_fund.certification.pst import DonorYearTotal, FiscalRevenue, PstSettings
 
 
-def unit_amount(amounts: Mapping[tuple[str, str], int], settings: PstSettings) -> int:
+def unit_total(settings: PstSettings) -> Callable[[Iterable[int]], int]:
+    """What a unit's members' amounts add up to (resolved once, not per unit: there are tens of thousands)."""
     # Without household summing the unit still counts once, when any one member reaches the threshold (P1).
-    return sum(amounts.values()) if settings.household_sum else max(amounts.values())
+    return sum if settings.household_sum else max
 
 
 def relative_standard(
@@ -44,34 +44,56 @@ def relative_standard(
     excluded_revenue = sum(r.excluded_revenue_yen for r in rows_in)
     any_officer = set().union(*officer_units.values())
 
-    unit_amounts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    # One pass: totals per unit (for B5's count), per donor, and per officer unit; which of the last two the limit
+    # uses for officers depends on B5, known only after the pass. An identity belongs to exactly one unit.
+    unit_amounts: dict[str, dict[tuple[str, str], int]] = {}
+    donors: dict[tuple[str, str], list] = {}
+    officer_donors: dict[tuple[str, str], list] = {}
+    officer_unit_totals: dict[str, list] = {}
+    total_gifts = unattributed = 0
     for row in rows:
-        if row.unit_key is not None and row.unit_key not in any_officer:
-            unit_amounts[row.unit_key][row.identity] += row.amount_yen
-    qualifying = sum(1 for a in unit_amounts.values() if unit_amount(a, settings) >= settings.unit_threshold_yen)
+        amount = row.amount_yen
+        total_gifts += amount
+        unit_key = row.unit_key
+        if unit_key is None:
+            unattributed += amount
+            continue
+        identity = (row.name_key, row.address_key)
+        if unit_key in any_officer:
+            for totals, key in ((officer_donors, identity), (officer_unit_totals, unit_key)):
+                entry = totals.get(key)
+                if entry is None:
+                    totals[key] = [amount, row.donor_is_nintei]
+                else:
+                    entry[0] += amount
+                    entry[1] = entry[1] or row.donor_is_nintei
+            continue
+        amounts = unit_amounts.get(unit_key)
+        if amounts is None:
+            amounts = unit_amounts[unit_key] = {}
+        amounts[identity] = amounts.get(identity, 0) + amount
+        entry = donors.get(identity)
+        if entry is None:
+            donors[identity] = [amount, row.donor_is_nintei]
+        else:
+            entry[0] += amount
+            entry[1] = entry[1] or row.donor_is_nintei
+    total, threshold = unit_total(settings), settings.unit_threshold_yen
+    qualifying = sum(1 for a in unit_amounts.values() if total(a.values()) >= threshold)
     small_org = (
         total_revenue * 12 < settings.small_org_revenue_yen * period.months
         and qualifying >= settings.small_org_min_donors
     )
-
-    total_gifts = sum(row.amount_yen for row in rows)
-    donors: dict[tuple, list[int | bool]] = {}
-    for row in rows:
-        if row.unit_key is None:
-            continue
-        # Officers and their households are one donor for the 10 % limit, except for a small organisation (B5).
-        key = ("unit", row.unit_key) if row.unit_key in any_officer and not small_org else ("donor", row.identity)
-        entry = donors.setdefault(key, [0, False])
-        entry[0] += row.amount_yen
-        entry[1] = entry[1] or row.donor_is_nintei
+    # Officers and their households are one donor for the 10 % limit, except for a small organisation (B5).
+    limited = [*donors.values(), *(officer_donors if small_org else officer_unit_totals).values()]
     excess = small = 0
-    for amount, nintei in donors.values():
+    for amount, nintei in limited:
         if amount < settings.small_donor_yen and not small_org:
             small += amount
         else:
             # Flooring the limit errs on the strict side by under one yen per donor.
             excess += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
-    anonymous = 0 if small_org else sum(row.amount_yen for row in rows if row.unit_key is None)
+    anonymous = 0 if small_org else unattributed
     numerator = total_gifts - excess - small - anonymous
     denominator = total_revenue - excluded_revenue - small - anonymous
     if settings.rel_include_subsidy:

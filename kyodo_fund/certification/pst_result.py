@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 
@@ -54,16 +54,16 @@ def warning(key: str, count: int, *, required: int = 0) -> dict:
     return {"key": key, "count": count, "message": message}
 
 
-@dataclass(frozen=True)
-class ExcludedRow:
+# Tuples rather than frozen dataclasses: a platform PST builds one per donor and year, and a frozen dataclass's
+# ``__init__`` costs several times more (bench/bench_pst.py). Both are just as immutable.
+class ExcludedRow(NamedTuple):
     donor_name: str
     fiscal_year_end: date
     reason: Exclusion
     amount_yen: int
 
 
-@dataclass(frozen=True)
-class CountedUnit:
+class CountedUnit(NamedTuple):
     donors: tuple[str, ...]
     amount_yen: int
 

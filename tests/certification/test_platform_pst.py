@@ -8,14 +8,21 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from kyodo_fund.certification.models import FiscalRevenue, LegalState, LegalStatus
-from kyodo_fund.certification.platform_pst import PST_STATUSES, pst_for_organisation
+from kyodo_fund.certification.platform_pst import (
+    AGGREGATE_WORK_MEM,
+    PST_STATUSES,
+    execute_aggregate,
+    pst_for_organisation,
+)
 from kyodo_fund.certification.pst import FiscalRevenue as Figures
 from kyodo_fund.certification.pst import Gift, Officer, PstSettings, check_pst
 from kyodo_fund.donations.models import Channel, Donation, DonationStatus, PaymentMethod
 from kyodo_fund.orgs.models import Officer as OrgOfficer
 from kyodo_fund.orgs.models import OfficerTitle
+from tests.conftest import requires_postgres
 from tests.factories import make_project
 
 D = date
@@ -106,6 +113,15 @@ def test_sql_pst_equals_the_pure_check_on_the_worked_examples(app, app_ctx, db_s
     # 12 donors; 佐藤 (officer's household) no; 高橋 ¥2,000 in each year no.
     assert counts == [1, 13]
     assert {w["key"] for w in result.warnings} >= {"missing_address", "household_review"}
+
+
+def test_the_aggregate_runs_with_more_work_mem_and_gives_it_back(app, app_ctx, db_session, worked):
+    requires_postgres(app)
+    setting = select(func.current_setting("work_mem"))
+    before = db_session.scalar(setting)
+    assert execute_aggregate(db_session, setting) == [(AGGREGATE_WORK_MEM,)]
+    pst_for_organisation(db_session, worked[0], AS_OF, config=config(app, **DIRECT))
+    assert db_session.scalar(setting) == before != AGGREGATE_WORK_MEM
 
 
 def test_with_revenue_and_establishment_mid_period(app, app_ctx, db_session, cast, worked):

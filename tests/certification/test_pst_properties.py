@@ -115,7 +115,7 @@ def test_judging_does_not_depend_on_row_order_or_row_splits(gifts, officers, cfg
     for row in grouped:
         if row.amount_yen > 1 and rnd.random() < 0.5:
             part = rnd.randint(1, row.amount_yen - 1)
-            shuffled += [replace(row, amount_yen=part), replace(row, amount_yen=row.amount_yen - part)]
+            shuffled += [row._replace(amount_yen=part), row._replace(amount_yen=row.amount_yen - part)]
         else:
             shuffled.append(row)
     rnd.shuffle(shuffled)

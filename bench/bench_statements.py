@@ -5,8 +5,8 @@ Seeds N donors with monthly gifts of the previous year into a fresh database, th
 
 * the baseline: N bare one-page PDFs with ``render_plain_page`` (same library and font),
 * ``render_receipt`` alone on N statement snapshots (no database), for the breakdown,
-* the service: ``preflight_annual`` + ``issue_annual`` — numbering, rendering, storing, e-mail queueing,
-  one commit per statement,
+* the service: ``preflight_annual`` + ``issue_annual`` — numbering, rendering (``STATEMENTS_RENDER_WORKERS``
+  worker processes), storing, e-mail queueing, one commit per ``STATEMENTS_COMMIT_EVERY`` donors,
 
 and reports statements per second, the ratio service ÷ baseline (target ≥ 0.7) and peak memory (target ≤ 300 MB).
 

@@ -179,6 +179,13 @@ STATEMENTS_RUN_ON = "01-15"
 STATEMENTS_CATCH_UP_DAYS = 45
 #: Donors per batch when streaming the annual run (memory stays flat whatever the number of donors).
 STATEMENTS_BATCH_SIZE = 500
+#: Donors per transaction in the annual run: a crash loses at most this many (the rerun redoes them) and
+#: SQLite/PostgreSQL pay one commit per group instead of one per statement.
+STATEMENTS_COMMIT_EVERY = 50
+#: Worker processes that draw the statement PDFs while the run does the database work (0 or 1: in-process).
+#: Only used when at least STATEMENTS_RENDER_POOL_FROM statements are ready (starting workers costs ~0.1 s).
+STATEMENTS_RENDER_WORKERS = 2
+STATEMENTS_RENDER_POOL_FROM = 100
 #: 寄附者名簿: kept this many years (特例認定: 3); municipal lists of jorei_npo issuers due on MM-DD (ASSUMPTION).
 REGISTERS_RETENTION_YEARS = 5
 REGISTERS_MUNICIPAL_LIST_DUE = "01-31"

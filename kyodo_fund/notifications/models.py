@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kyodo_fund.db import Base, StrEnumType, utcnow
@@ -45,6 +45,12 @@ class OutboxAttachment(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The bytes, unless ``source`` names where they are stored already (then NULL).
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: ``<kind>:<id>`` of content stored elsewhere (e.g. ``receipt:42``, the receipt's PDF), read when the mail is
+    #: built by the resolver registered for ``<kind>``: a large document is not stored a second time.
+    source: Mapped[str | None] = mapped_column(String(100))
 
     message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
+
+    __table_args__ = (CheckConstraint("(data IS NULL) <> (source IS NULL)", name="data_or_source"),)

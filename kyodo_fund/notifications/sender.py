@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from kyodo_fund.db import utcnow
 from kyodo_fund.notifications.models import OutboxMessage, OutboxStatus
+from kyodo_fund.notifications.services import attachment_data
 
 
-def build_mime(message: OutboxMessage, sender: str) -> EmailMessage:
+def build_mime(message: OutboxMessage, sender: str, session: Session | None = None) -> EmailMessage:
+    """The MIME message; ``session`` reads attachments stored elsewhere (``OutboxAttachment.source``)."""
     mime = EmailMessage()
     mime["From"] = sender
     mime["To"] = message.to_address
@@ -29,7 +31,10 @@ def build_mime(message: OutboxMessage, sender: str) -> EmailMessage:
         mime.add_alternative(message.body_html, subtype="html")
     for att in message.attachments:
         maintype, _, subtype = att.content_type.partition("/")
-        mime.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
+        data = attachment_data(session, att) if session is not None else att.data
+        if data is None:
+            continue
+        mime.add_attachment(data, maintype=maintype, subtype=subtype, filename=att.filename)
     return mime
 
 
@@ -76,7 +81,7 @@ def send_due(session: Session, config: dict[str, Any], *, ids: list[int] | None 
             continue
         message.attempts += 1
         try:
-            deliver(build_mime(message, config["MAIL_DEFAULT_SENDER"]), config)
+            deliver(build_mime(message, config["MAIL_DEFAULT_SENDER"], session), config)
         except (OSError, smtplib.SMTPException) as exc:
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if message.attempts >= config.get("MAIL_MAX_ATTEMPTS", 8):

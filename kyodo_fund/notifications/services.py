@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import render_template
@@ -12,6 +14,29 @@ from kyodo_fund.notifications.models import OutboxAttachment, OutboxMessage
 PENDING_KEY = "kyodo_outbox_ids"
 
 
+@dataclass(frozen=True)
+class Stored:
+    """Attachment content kept elsewhere, named ``<kind>:<id>``; read when the mail is sent."""
+
+    source: str
+
+
+#: ``<kind>`` → a function giving the bytes of ``<kind>:<id>`` (registered by the package that owns them).
+#: ``None`` means the content is gone; the mail then goes out without that attachment.
+_RESOLVERS: dict[str, Callable[[Session, str], bytes | None]] = {}
+
+
+def register_attachment_source(kind: str, resolver: Callable[[Session, str], bytes | None]) -> None:
+    _RESOLVERS[kind] = resolver
+
+
+def attachment_data(session: Session, attachment: OutboxAttachment) -> bytes | None:
+    if attachment.source is None:
+        return attachment.data
+    kind, _, ident = attachment.source.partition(":")
+    return _RESOLVERS[kind](session, ident)
+
+
 def queue_email(
     session: Session,
     template: str,
@@ -20,7 +45,7 @@ def queue_email(
     context: dict[str, Any] | None = None,
     locale: str = "ja",
     dedupe_key: str | None = None,
-    attachments: list[tuple[str, str, bytes]] | None = None,
+    attachments: list[tuple[str, str, bytes | Stored]] | None = None,
 ) -> OutboxMessage | None:
     """Render ``templates/emails/<template>/`` now and store the message in the outbox.
 
@@ -49,7 +74,10 @@ def queue_email(
         dedupe_key=dedupe_key,
     )
     for filename, content_type, data in attachments or []:
-        message.attachments.append(OutboxAttachment(filename=filename, content_type=content_type, data=data))
+        stored = data.source if isinstance(data, Stored) else None
+        message.attachments.append(
+            OutboxAttachment(filename=filename, content_type=content_type, data=None if stored else data, source=stored)
+        )
     session.add(message)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(message.id)

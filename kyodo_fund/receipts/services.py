@@ -18,7 +18,7 @@ from kyodo_fund.audit import Actor
 from kyodo_fund.audit.services import record
 from kyodo_fund.db import utcnow
 from kyodo_fund.donations.models import Donation, DonationStatus, ReceiptPreference
-from kyodo_fund.notifications.services import queue_email
+from kyodo_fund.notifications.services import Stored, queue_email, register_attachment_source
 from kyodo_fund.receipts import build
 from kyodo_fund.receipts.issuers import TOKYO, issuer_for
 from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptHold, ReceiptKind, ReceiptStatus
@@ -149,20 +149,31 @@ def issue_receipt(session: Session, donation: Donation, actor: Actor) -> Receipt
     return receipt
 
 
-def _store(session: Session, snapshot: ReceiptSnapshot, actor: Actor, **fields: Any) -> Receipt:
+def _store(
+    session: Session,
+    snapshot: ReceiptSnapshot,
+    actor: Actor,
+    *,
+    pdf: bytes | None = None,
+    flush: bool = True,
+    **fields: Any,
+) -> Receipt:
+    """Insert the document; ``pdf`` is ``render_receipt(snapshot)`` when the caller already rendered it.
+    ``flush=False`` leaves the insert to the caller's next flush (one flush for many documents)."""
     receipt = Receipt(
         display_number=snapshot.number,
         amount_yen=snapshot.total_yen,
         issued_on=snapshot.issued_on,
         snapshot=snapshot.to_dict(),
-        pdf=render_receipt(snapshot),
+        pdf=render_receipt(snapshot) if pdf is None else pdf,
         verification_code=snapshot.verification_code,
         issued_by_id=getattr(actor.user, "id", None),
         gifts=[],  # a new document covers nothing yet: adding gifts must not query for existing ones
         **fields,
     )
     session.add(receipt)
-    session.flush()
+    if flush:
+        session.flush()
     return receipt
 
 
@@ -177,6 +188,15 @@ def current_pdf(receipt: Receipt) -> bytes:
     snapshot = snapshot_of(receipt)
     flags = ReceiptFlags(voided=True, reissue=snapshot.flags.reissue, replaces_number=snapshot.flags.replaces_number)
     return render_receipt(_with(snapshot, flags=flags))
+
+
+def _attachment(session: Session, receipt_id: str) -> bytes | None:
+    """The PDF as it stands when the mail goes out: voided in between, it carries the 取消 mark."""
+    receipt = session.get(Receipt, int(receipt_id))
+    return None if receipt is None else current_pdf(receipt)
+
+
+register_attachment_source("receipt", _attachment)
 
 
 def _with(snapshot: ReceiptSnapshot, **changes: Any) -> ReceiptSnapshot:
@@ -217,7 +237,8 @@ def send_receipt(
             "period_year": receipt.period_year,
             "verify_url": snapshot.verification_url,
         },
-        attachments=[(receipt.pdf_filename, "application/pdf", current_pdf(receipt))],
+        # The receipt row holds the PDF already; the outbox reads it from there when the mail goes out.
+        attachments=[(receipt.pdf_filename, "application/pdf", Stored(f"receipt:{receipt.id}"))],
         dedupe_key=dedupe_key or f"receipt:{receipt.id}",
     )
     receipt.emailed_at = utcnow()

@@ -1,9 +1,9 @@
 """Annual statements (年間まとめの寄附金受領証明書): one per donor per issuer per calendar year (§7).
 
 Two passes over the donors, in batches so memory stays flat at any size: ``preflight_annual`` finds who cannot
-be issued (missing address …) without writing anything; ``issue_annual`` then issues and commits statement by
-statement. A donor who already has a statement for the year is skipped, and ``Receipt.statement_key`` is unique,
-so a rerun after a crash, or two runs at once, never issue one twice.
+be issued (missing address …) without writing anything; ``issue_annual`` then issues them and commits every
+``STATEMENTS_COMMIT_EVERY`` donors. A donor who already has a statement for the year is skipped, and
+``Receipt.statement_key`` is unique, so a rerun after a crash, or two runs at once, never issue one twice.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from kyodo_fund.receipts import build
 from kyodo_fund.receipts.issuers import Issuer, gift_date, gift_date_between, issuer_for
 from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptHold, ReceiptKind
 from kyodo_fund.receipts.numbering import display_number, take_number
+from kyodo_fund.receipts.rendering import pdf_renderer
 from kyodo_fund.receipts.services import RECEIPTABLE_STATUSES, _store, send_receipt, today_in_tokyo
-from kyodo_fund.receipts.snapshot import DonorSnapshot, validate_snapshot
+from kyodo_fund.receipts.snapshot import DonorSnapshot, ReceiptSnapshot, validate_snapshot
 from kyodo_fund.tax.estimator import EstimatorSettings
 
 #: Columns of a gift the statements need; plain rows, not ORM objects, so big runs stay light.
@@ -251,24 +252,40 @@ def preflight_annual(
     return plan
 
 
-def issue_statement(
-    session: Session, plan: Preflight, draft: Draft, actor: Actor, settings: EstimatorSettings
-) -> Receipt:
-    """Number, render, store and e-mail one statement, in the caller's transaction."""
+@dataclass(frozen=True)
+class Numbered:
+    """A draft with its number taken (in the caller's transaction) and the snapshot to print."""
+
+    draft: Draft
+    number: int
+    issued_on: date
+    snapshot: ReceiptSnapshot
+
+
+def number_statement(session: Session, plan: Preflight, draft: Draft, settings: EstimatorSettings) -> Numbered:
     issued_on = today_in_tokyo()
     number = take_number(session, draft.issuer.key, DocType.STATEMENT, issued_on.year)
     code = build.new_verification_code()
     shown = display_number(DocType.STATEMENT, issued_on.year, number)
     url = build.verification_url(current_app.config, code)
     snapshot = _snapshot(plan, draft, settings, number=shown, issued_on=issued_on, code=code, url=url)
+    return Numbered(draft, number, issued_on, snapshot)
+
+
+def add_statement(session: Session, plan: Preflight, numbered: Numbered, actor: Actor) -> Receipt:
+    """Add the statement and its covered gifts to the session; the caller flushes (once for many) and sets
+    the PDF before it commits."""
+    draft, snapshot, issued_on = numbered.draft, numbered.snapshot, numbered.issued_on
     receipt = _store(
         session,
         snapshot,
         actor,
+        pdf=b"",
+        flush=False,
         issuer_key=draft.issuer.key,
         doc_type=DocType.STATEMENT,
         year=issued_on.year,
-        number=number,
+        number=numbered.number,
         kind=ReceiptKind.ANNUAL_STATEMENT,
         user_id=draft.user_id,
         donor_key=draft.donor_key,
@@ -280,17 +297,65 @@ def issue_statement(
         ReceiptedGift(receipt=receipt, donation_id=g.donation_id, amount_yen=g.amount_yen, received_on=g.received_on)
         for g in sorted(draft.lines, key=lambda g: (g.received_on, g.donation_id))
     )
-    session.execute(delete(ReceiptHold).where(ReceiptHold.donation_id.in_(draft.donation_ids)))
-    session.flush()
-    record(
-        session,
-        actor,
-        "receipts.issue",
-        receipt,
-        after={"number": shown, "amount_yen": snapshot.total_yen, "year": plan.year, "gifts": len(draft.lines)},
-    )
-    send_receipt(session, receipt, snapshot=snapshot)
     return receipt
+
+
+def _finish_statements(
+    session: Session, plan: Preflight, actor: Actor, added: Sequence[tuple[Numbered, Receipt]]
+) -> None:
+    """One flush inserts every added statement and its gifts (in number order); then holds, audit, e-mail."""
+    session.flush()
+    # No ReceiptHold of these gifts is loaded (their donors are not blocked), so the identity map need not be
+    # searched: with many statements per transaction that search grows with every statement.
+    session.execute(
+        delete(ReceiptHold)
+        .where(ReceiptHold.donation_id.in_([i for n, _ in added for i in n.draft.donation_ids]))
+        .execution_options(synchronize_session=False)
+    )
+    for numbered, receipt in added:
+        snapshot = numbered.snapshot
+        record(
+            session,
+            actor,
+            "receipts.issue",
+            receipt,
+            after={
+                "number": snapshot.number,
+                "amount_yen": snapshot.total_yen,
+                "year": plan.year,
+                "gifts": len(numbered.draft.lines),
+            },
+        )
+        send_receipt(session, receipt, snapshot=snapshot)
+
+
+#: One unit of the issue pass: a donor key, its drafts, and whether the donor is blocked (gifts go on hold).
+_Item = tuple[str, list[Draft], bool]
+
+
+def _issue_group(
+    session: Session, plan: Preflight, items: Sequence[_Item], actor: Actor, settings: EstimatorSettings, render: Any
+) -> int:
+    """Issue a group of donors in the caller's transaction: numbers first, in donor order; the PDFs are drawn
+    (by ``render``, in that order) while this process inserts the rows, the audit entries and the e-mails."""
+    from kyodo_fund.receipts.services import hold_for_missing_data
+
+    for key, drafts, blocked in items:
+        if blocked:
+            ids = [i for d in drafts for i in d.donation_ids]
+            hold_for_missing_data(session, ids, plan.blocked[key][1], f"statement:{plan.year}")
+    numbered = [
+        number_statement(session, plan, d, settings) for _, drafts, blocked in items if not blocked for d in drafts
+    ]
+    pdfs = render(n.snapshot for n in numbered)
+    added = [(n, add_statement(session, plan, n, actor)) for n in numbered]
+    _finish_statements(session, plan, actor, added)
+    # The rows went in without their PDF so that this process did the database work while the workers drew;
+    # each gets its PDF in the same transaction, so no committed statement ever lacks one.
+    for (_, receipt), pdf in zip(added, pdfs, strict=True):
+        receipt.pdf = pdf
+    session.flush()
+    return len(numbered)
 
 
 def issue_annual(
@@ -301,36 +366,64 @@ def issue_annual(
     batch_size: int | None = None,
     on_donor: Callable[[int], Any] | None = None,
 ) -> AnnualResult:
-    """Issue every ready statement of ``plan``, committing one donor at a time (the edge's job here: a crash
-    loses at most the donor in progress, and the rerun continues where this stopped)."""
-    from kyodo_fund.receipts.services import hold_for_missing_data
+    """Issue every ready statement of ``plan``, committing every ``STATEMENTS_COMMIT_EVERY`` donors.
 
+    A crash loses at most the group in progress: its numbers go back with the rollback (no gap), and the rerun
+    skips every donor who already has a statement for the year. A group that collides with another run
+    (``IntegrityError``) is rolled back and redone donor by donor, so only the colliding donor is skipped.
+    """
     config = current_app.config
     settings, cache, result = _settings(config), {}, AnnualResult()
-    for batch in _chunks(plan.keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
-        done = _already_issued(session, plan.year, batch)
-        drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
-        for key in batch:
-            drafts = drafts_by_key.get(key, [])
-            if key in done:
-                result.skipped += 1
-            elif key in plan.blocked:
-                result.blocked += 1
-                ids = [i for d in drafts for i in d.donation_ids]
-                hold_for_missing_data(session, ids, plan.blocked[key][1], f"statement:{plan.year}")
-                session.commit()
-            elif not drafts:
-                result.empty += 1
-            else:
-                try:
-                    for draft in drafts:
-                        issue_statement(session, plan, draft, actor, settings)
-                    session.commit()
-                except IntegrityError:  # another run issued this donor's statement first
-                    session.rollback()
+    every = max(1, int(config.get("STATEMENTS_COMMIT_EVERY", 50)))
+    workers = int(config.get("STATEMENTS_RENDER_WORKERS", 0) or 0)
+    if plan.ready < int(config.get("STATEMENTS_RENDER_POOL_FROM", 100)):
+        workers = 0  # a handful of statements: starting worker processes would cost more than it saves
+    with pdf_renderer(workers) as render:
+        for batch in _chunks(plan.keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
+            done = _already_issued(session, plan.year, batch)
+            drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
+            items: list[_Item] = []
+            for key in batch:
+                drafts = drafts_by_key.get(key, [])
+                if key in done:
                     result.skipped += 1
+                elif key in plan.blocked:
+                    result.blocked += 1
+                    items.append((key, drafts, True))
+                    continue
+                elif not drafts:
+                    result.empty += 1
                 else:
-                    result.issued += len(drafts)
+                    items.append((key, drafts, False))
+                    continue
+                if on_donor:
+                    on_donor(1)
+            for group in _chunks(items, every):
+                result.issued += _commit_group(session, plan, group, actor, settings, render, result, on_donor)
+    return result
+
+
+def _commit_group(
+    session: Session,
+    plan: Preflight,
+    group: Sequence[_Item],
+    actor: Actor,
+    settings: EstimatorSettings,
+    render: Any,
+    result: AnnualResult,
+    on_donor: Callable[[int], Any] | None,
+) -> int:
+    try:
+        issued = _issue_group(session, plan, group, actor, settings, render)
+        session.commit()
+    except IntegrityError:  # another run issued one of these donors first: redo them one at a time
+        session.rollback()
+        if len(group) == 1:
+            result.skipped += 1
             if on_donor:
                 on_donor(1)
-    return result
+            return 0
+        return sum(_commit_group(session, plan, [item], actor, settings, render, result, on_donor) for item in group)
+    if on_donor:
+        on_donor(len(group))
+    return issued

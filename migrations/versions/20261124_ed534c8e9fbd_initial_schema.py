@@ -1,13 +1,12 @@
 """initial schema
 
-Revision ID: 7c74b499399b
+Revision ID: ed534c8e9fbd
 Revises: 
-Create Date: 2026-11-24 03:25:54.914430
+Create Date: 2026-11-24 04:00:06.402113
 """
 
 import sqlalchemy as sa
 from alembic import op
-
 
 
 
@@ -52,7 +51,8 @@ DROP TRIGGER IF EXISTS ledger_groups_append_only ON ledger_groups;
 DROP FUNCTION IF EXISTS ledger_refuse_change();"""
 
 
-revision = '7c74b499399b'
+
+revision = 'ed534c8e9fbd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -426,7 +426,9 @@ def upgrade() -> None:
     sa.Column('message_id', sa.Integer(), nullable=False),
     sa.Column('filename', sa.String(length=200), nullable=False),
     sa.Column('content_type', sa.String(length=100), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=True),
+    sa.Column('source', sa.String(length=100), nullable=True),
+    sa.CheckConstraint('(data IS NULL) <> (source IS NULL)', name=op.f('ck_outbox_attachments_data_or_source')),
     sa.ForeignKeyConstraint(['message_id'], ['outbox_messages.id'], name=op.f('fk_outbox_attachments_message_id_outbox_messages'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_attachments'))
     )

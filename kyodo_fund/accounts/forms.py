@@ -115,17 +115,17 @@ class ChangePasswordForm(FlaskForm):
     password, password_confirm = _new_password_fields()
 
 
-def _kana(_form: FlaskForm, field: Field) -> None:
+def check_kana(_form: FlaskForm, field: Field) -> None:
     if field.data and not KANA_PATTERN.fullmatch(field.data):
         raise ValidationError(_("フリガナはカタカナ（またはひらがな）で入力してください。"))
 
 
-def _postal_code(_form: FlaskForm, field: Field) -> None:
+def check_postal_code(_form: FlaskForm, field: Field) -> None:
     if field.data and not POSTAL_PATTERN.fullmatch(field.data):
         raise ValidationError(_("郵便番号は「123-4567」または「1234567」の形で入力してください。"))
 
 
-def _phone(_form: FlaskForm, field: Field) -> None:
+def check_phone(_form: FlaskForm, field: Field) -> None:
     # Domestic numbers: 10 digits (landline) or 11 (mobile, IP phone), starting with 0.
     if not field.data:
         return
@@ -136,11 +136,13 @@ def _phone(_form: FlaskForm, field: Field) -> None:
 
 class ProfileForm(FlaskForm):
     name = StringField(_l("お名前"), filters=[_strip], validators=[_too_long(100)], render_kw={"autocomplete": "name"})
-    name_kana = StringField(_l("フリガナ"), filters=[_when_given(normalise_kana)], validators=[_too_long(100), _kana])
+    name_kana = StringField(
+        _l("フリガナ"), filters=[_when_given(normalise_kana)], validators=[_too_long(100), check_kana]
+    )
     postal_code = StringField(
         _l("郵便番号"),
         filters=[_when_given(normalise_postal_code)],
-        validators=[_postal_code],
+        validators=[check_postal_code],
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric"},
     )
     address = StringField(
@@ -149,7 +151,7 @@ class ProfileForm(FlaskForm):
     phone = TelField(
         _l("電話番号"),
         filters=[_when_given(normalise_phone)],
-        validators=[_too_long(20), _phone],
+        validators=[_too_long(20), check_phone],
         render_kw={"autocomplete": "tel"},
     )
     locale = SelectField(

@@ -24,10 +24,8 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional, ValidationError
 
+from kyodo_fund.accounts.forms import check_kana, check_phone, check_postal_code
 from kyodo_fund.accounts.services import (
-    KANA_PATTERN,
-    PHONE_PATTERN,
-    POSTAL_PATTERN,
     normalise_kana,
     normalise_phone,
     normalise_postal_code,
@@ -63,24 +61,6 @@ def _too_long(limit: int) -> Length:
     return Length(max=limit, message=_l("%(max)d文字以内で入力してください。", max=limit))
 
 
-def _kana(_form: FlaskForm, field: Field) -> None:
-    if field.data and not KANA_PATTERN.fullmatch(field.data):
-        raise ValidationError(_l("フリガナはカタカナ（またはひらがな）で入力してください。"))
-
-
-def _postal_code(_form: FlaskForm, field: Field) -> None:
-    if field.data and not POSTAL_PATTERN.fullmatch(field.data):
-        raise ValidationError(_l("郵便番号は「123-4567」または「1234567」の形で入力してください。"))
-
-
-def _phone(_form: FlaskForm, field: Field) -> None:
-    if not field.data:
-        return
-    digits = field.data.replace("-", "")
-    if not PHONE_PATTERN.fullmatch(field.data) or not digits.startswith("0") or len(digits) not in (10, 11):
-        raise ValidationError(_l("電話番号は0から始まる10桁または11桁の数字で入力してください（ハイフン可）。"))
-
-
 def _amount_field(label: object) -> StringField:
     # Text, not a number input: the server decides what an amount is, and "3,000" or "３０００" are fine.
     return StringField(
@@ -107,12 +87,12 @@ class GiveForm(FlaskForm):
     name_kana = StringField(
         _l("フリガナ"),
         filters=[_when_given(normalise_kana)],
-        validators=[_required(_l("フリガナ")), _too_long(100), _kana],
+        validators=[_required(_l("フリガナ")), _too_long(100), check_kana],
     )
     postal_code = StringField(
         _l("郵便番号"),
         filters=[_when_given(normalise_postal_code)],
-        validators=[_required(_l("郵便番号")), _postal_code],
+        validators=[_required(_l("郵便番号")), check_postal_code],
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric"},
     )
     address = StringField(
@@ -134,7 +114,7 @@ class GiveForm(FlaskForm):
     phone = TelField(
         _l("電話番号（任意）"),
         filters=[_when_given(normalise_phone)],
-        validators=[Optional(), _too_long(20), _phone],
+        validators=[Optional(), _too_long(20), check_phone],
         render_kw={"autocomplete": "tel"},
     )
     receipt_preference = RadioField(

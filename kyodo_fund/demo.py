@@ -219,6 +219,67 @@ def _project(session: Any, admin: User, spec: tuple) -> Any:
     return project
 
 
+#: Offline gifts (bank transfers) so progress bars, the ledger, receipts and the PST have something to show.
+GIFTS = (
+    ("kodomo-shokudo-2026", 30_000, "松本 一子", "マツモト イチコ", "長野県松本市丸の内3-7"),
+    ("kodomo-shokudo-2026", 10_000, "上田 次郎", "ウエダ ジロウ", "長野県上田市大手1-11-16"),
+    ("kodomo-shokudo-2026", 5_000, "飯田 三奈", "イイダ ミナ", "長野県飯田市大久保町2534"),
+    ("satoyama-michi", 50_000, "株式会社信州里山", "カブシキガイシャシンシュウサトヤマ", "長野県安曇野市豊科6000"),
+)
+
+
+def _gifts(session: Any, admin: User) -> None:
+    from kyodo_fund.donations.models import Donation
+    from kyodo_fund.donations.offline import record_offline_donation
+    from kyodo_fund.projects.models import Project, today_in_tokyo
+
+    if session.scalar(select(Donation.id).limit(1)) is not None:
+        return
+    today = today_in_tokyo()
+    for slug, amount, name, kana, address in GIFTS:
+        record_offline_donation(
+            session,
+            Actor(admin),
+            received_on=today,
+            amount_yen=amount,
+            method="bank_transfer",
+            project=session.scalar(select(Project).where(Project.slug == slug)),
+            donor_name=name,
+            donor_kana=kana,
+            postal_code="390-0000",
+            address=address,
+            platform_fee_pct=current_app.config["PLATFORM_FEE_PCT"],
+        )
+
+
+def _certification(session: Any, admin: User) -> None:
+    """The first demo NPO法人 is certified (認定) since 2022-04-01: its renewal window is open in late 2026."""
+    from datetime import date
+
+    from kyodo_fund.certification.filings import record_filing
+    from kyodo_fund.certification.services import record_certification, record_established_on, records_of
+    from kyodo_fund.orgs.models import Organisation
+    from kyodo_fund.projects.models import today_in_tokyo
+
+    org = session.scalar(select(Organisation).where(Organisation.slug == "shinano-kodomo"))
+    if records_of(session, org.id):
+        return
+    today, actor = today_in_tokyo(), Actor(admin)
+    record_established_on(session, actor, org, date(2018, 6, 1), today=today)
+    record_certification(
+        session,
+        actor,
+        org,
+        kind="nintei",
+        granted_on=date(2022, 4, 1),
+        today=today,
+        notice_number="長野県指令4県協第123号",
+    )
+    for fy_end, filed in ((date(2024, 3, 31), date(2024, 6, 20)), (date(2025, 3, 31), date(2025, 6, 25))):
+        if filed <= today:
+            record_filing(session, actor, org, fiscal_year_end=fy_end, filed_on=filed, today=today)
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -232,6 +293,8 @@ def demo_command() -> None:
         _org(session, users[spec[0]], admin, reviewer, spec)
     for spec in PROJECTS:
         _project(session, admin, spec)
+    _gifts(session, admin)
+    _certification(session, admin)
     session.commit()
     click.echo("Demo data ready (local use only). Every account's password: " + DEMO_PASSWORD)
     owners = {spec[0] for spec in ORGS}

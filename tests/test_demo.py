@@ -26,6 +26,15 @@ def test_demo_seeds_every_kind_of_user_and_is_idempotent(app, db_session):
         db_session.scalar(select(func.count(Project.id))),
     )
     assert db_session.scalar(select(Organisation).where(Organisation.status == OrgStatus.SUBMITTED)) is not None
+    kodomo = db_session.scalar(select(Project).where(Project.slug == "kodomo-shokudo-2026"))
+    assert (kodomo.raised_yen, kodomo.donor_count) == (45_000, 3), "the gifts move the progress bar once"
+    from kyodo_fund.certification.services import records_of
+    from kyodo_fund.ledger.services import project_balance
+
+    assert project_balance(db_session, kodomo.id) == 45_000 - 4_500
+    npo = db_session.scalar(select(Organisation).where(Organisation.slug == "shinano-kodomo"))
+    [record] = records_of(db_session, npo.id)
+    assert record.kind.value == "nintei" and record.valid_until.isoformat() == "2027-03-31"
 
 
 def test_demo_refuses_production(app, monkeypatch):

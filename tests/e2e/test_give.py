@@ -106,7 +106,7 @@ def test_visitor_gives_and_sees_the_progress_move(
     assert page.locator("progress.funding-bar").get_attribute("value") == "3000"
     assert "寄附者 1人" in page.inner_text(".funding-facts")
 
-    thanks = wait_for_mail(inbox, "e2e-donor@example.jp")
+    thanks = wait_for_mail(inbox, "e2e-donor@example.jp", app=live_app)
     assert "ご寄附ありがとうございます" in thanks["Subject"]
 
     with live_app.app_context():

@@ -124,8 +124,8 @@ def inbox(smtp_server):
     return box
 
 
-def wait_for_mail(box, to: str, timeout: float = 30.0, app=None):
-    """The newest message to ``to``.
+def wait_for_mail(box, to: str, timeout: float = 30.0, app=None, subject: str = ""):
+    """The newest message to ``to`` (whose subject contains ``subject``, if given).
 
     The app tries to send right after the commit of the request that queued it; the scheduler's
     ``mail.send`` job (every 30 s in ``make run``) delivers whatever that missed. With ``app`` given,
@@ -138,7 +138,7 @@ def wait_for_mail(box, to: str, timeout: float = 30.0, app=None):
     next_job = time.monotonic() + 3
     while time.monotonic() < deadline:
         with box.lock:
-            found = [m for m in box.messages if m["To"] == to]
+            found = [m for m in box.messages if m["To"] == to and subject in m["Subject"]]
         if found:
             return found[-1]
         if app is not None and time.monotonic() > next_job:

@@ -53,7 +53,7 @@ def test_sign_up_register_approve_and_publish_profile(live_app, live_server, pag
     page.fill("#password_confirm", PASSWORD)
     page.fill("#name", "協働 花子")
     page.click("main button[type=submit]")
-    confirm = link_in(wait_for_mail(inbox, member, app=live_app), r"http://\S+/account/confirm/\S+")
+    confirm = link_in(wait_for_mail(inbox, member, app=live_app, subject="確認"), r"http://\S+/account/confirm/\S+")
     page.goto(confirm.replace("http://127.0.0.1:5000", base))
     _log_in(page, base, member)
 
@@ -93,7 +93,7 @@ def test_sign_up_register_approve_and_publish_profile(live_app, live_server, pag
     page.wait_for_load_state()
     page.click("button:has-text('承認する')")
     page.wait_for_load_state()
-    approval = wait_for_mail(inbox, member, app=live_app)
+    approval = wait_for_mail(inbox, member, app=live_app, subject="承認")
     assert "承認" in approval["Subject"]
 
     # 4. The member sees it approved; the public profile is there for anyone.

@@ -170,8 +170,9 @@ def _outbox_state(app, to: str) -> str:
 
     with app.app_context():
         rows = db.session.execute(
-            select(OutboxMessage.template, OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
-            .where(OutboxMessage.to_address == to)
+            select(
+                OutboxMessage.template, OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error
+            ).where(OutboxMessage.to_address == to)
         ).all()
     return repr(rows)
 

@@ -89,7 +89,7 @@ def _flash_errors(form: Any) -> None:
 
 @bp.get("/")
 @cached_for_anonymous
-def directory() :
+def directory():
     text = request.args.get("q", "").strip()[:100]
     category = request.args.get("category", type=int)
     category = category if category in CATEGORY_LABELS else None

@@ -16,21 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kyodo_fund.audit import Actor
-from kyodo_fund.audit.services import record
 from kyodo_fund.donations.models import Donation, DonationStatus
 from kyodo_fund.receipts import build
-from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptKind
-from kyodo_fund.receipts.numbering import display_number, take_number
+from kyodo_fund.receipts.models import Receipt, ReceiptedGift, ReceiptKind
 from kyodo_fund.receipts.services import (
     RECEIPTABLE_STATUSES,
-    _store,
+    issue_replacement,
     replace_receipt,
-    send_receipt,
     snapshot_of,
-    today_in_tokyo,
     void_receipt,
 )
-from kyodo_fund.receipts.snapshot import ReceiptFlags
 from kyodo_fund.tax.estimator import EstimatorSettings
 
 REASON_PARTIAL = "一部返金のため（返金後の金額で差替え）"
@@ -99,56 +94,19 @@ def _correct_statement(session: Session, statement: Receipt, actor: Actor) -> st
     lines = tuple(
         dataclasses.replace(source.lines[by_donation[g.donation_id]], amount_yen=amounts[g.donation_id]) for g in kept
     )
-    issued_on = today_in_tokyo()
-    number = take_number(session, statement.issuer_key, DocType.STATEMENT, issued_on.year)
-    code = build.new_verification_code()
-    shown = display_number(DocType.STATEMENT, issued_on.year, number)
     total = sum(line.amount_yen for line in lines)
     settings = EstimatorSettings.from_config(current_app.config)
-    snapshot = dataclasses.replace(
-        source,
-        number=shown,
-        issued_on=issued_on,
-        lines=lines,
-        total_yen=total,
-        verification_code=code,
-        verification_url=build.verification_url(current_app.config, code),
-        flags=ReceiptFlags(replaces_number=statement.display_number),
+    issue_replacement(
+        session,
+        statement,
+        actor,
+        lines=list(lines),
+        gifts=[(g.donation_id, amounts[g.donation_id], g.received_on) for g in kept],
+        kind=ReceiptKind.ANNUAL_STATEMENT,
+        reason=reason,
+        fields={"period_year": statement.period_year},
         tax_estimate_text=build.tax_estimate_text(source.issuer.kind, source.issuer.designations, total, settings),
     )
-    replacement = _store(
-        session,
-        snapshot,
-        actor,
-        issuer_key=statement.issuer_key,
-        doc_type=DocType.STATEMENT,
-        year=issued_on.year,
-        number=number,
-        kind=ReceiptKind.ANNUAL_STATEMENT,
-        user_id=statement.user_id,
-        donor_key=statement.donor_key,
-        period_year=statement.period_year,
-        recipient_email=statement.recipient_email,
-        replaces_id=statement.id,
-    )
-    statement.replaced_by_id = replacement.id
-    session.add_all(
-        ReceiptedGift(
-            receipt=replacement, donation_id=g.donation_id, amount_yen=amounts[g.donation_id], received_on=g.received_on
-        )
-        for g in kept
-    )
-    session.flush()
-    record(
-        session,
-        actor,
-        "receipts.replace",
-        replacement,
-        before={"number": statement.display_number, "amount_yen": statement.amount_yen},
-        after={"number": shown, "amount_yen": total},
-        note=reason,
-    )
-    send_receipt(session, replacement)
     return "statement_replaced"
 
 

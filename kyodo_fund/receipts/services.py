@@ -7,6 +7,7 @@ the e-mail, so a rollback anywhere gives the number back and nothing is half-iss
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -353,42 +354,72 @@ def hold_for_missing_data(session: Session, donation_ids: list[int], problems: l
 def replace_receipt(session: Session, receipt: Receipt, actor: Actor, amount_yen: int, reason: str) -> Receipt:
     """Void ``receipt`` and issue a new number for ``amount_yen`` that says which one it replaces (§4)."""
     void_receipt(session, receipt, actor, reason, notify=False)
-    source = snapshot_of(receipt)
+    (line,) = snapshot_of(receipt).lines
+    return issue_replacement(
+        session,
+        receipt,
+        actor,
+        lines=[_with(line, amount_yen=amount_yen)],
+        gifts=[(receipt.donation_id, amount_yen, line.received_on)],
+        kind=ReceiptKind.REPLACEMENT,
+        reason=reason,
+        fields={"donation_id": receipt.donation_id},
+    )
+
+
+def issue_replacement(
+    session: Session,
+    old: Receipt,
+    actor: Actor,
+    *,
+    lines: list[Any],
+    gifts: list[tuple[int, int, date]],
+    kind: ReceiptKind,
+    reason: str,
+    fields: dict[str, Any],
+    **snapshot_changes: Any,
+) -> Receipt:
+    """The one way a voided receipt or statement gets its successor: a new number this year, the lines that
+    still stand, a mark saying which number it replaces, the gifts it covers, an audit row and the mail.
+
+    ``gifts`` are (donation id, amount, received on); ``fields`` are extra columns for the new row.
+    """
+    source = snapshot_of(old)
     issued_on = today_in_tokyo()
-    number = take_number(session, receipt.issuer_key, receipt.doc_type, issued_on.year)
+    number = take_number(session, old.issuer_key, old.doc_type, issued_on.year)
     code = build.new_verification_code()
-    shown = display_number(receipt.doc_type, issued_on.year, number)
-    (line,) = source.lines
+    shown = display_number(old.doc_type, issued_on.year, number)
+    total = sum(line.amount_yen for line in lines)
     snapshot = _with(
         source,
         number=shown,
         issued_on=issued_on,
-        lines=(_with(line, amount_yen=amount_yen),),
-        total_yen=amount_yen,
+        lines=tuple(lines),
+        total_yen=total,
         verification_code=code,
         verification_url=build.verification_url(_config(), code),
-        flags=ReceiptFlags(replaces_number=receipt.display_number),
+        flags=ReceiptFlags(replaces_number=old.display_number),
+        **snapshot_changes,
     )
     replacement = _store(
         session,
         snapshot,
         actor,
-        issuer_key=receipt.issuer_key,
-        doc_type=receipt.doc_type,
+        issuer_key=old.issuer_key,
+        doc_type=old.doc_type,
         year=issued_on.year,
         number=number,
-        kind=ReceiptKind.REPLACEMENT,
-        donation_id=receipt.donation_id,
-        user_id=receipt.user_id,
-        donor_key=receipt.donor_key,
-        recipient_email=receipt.recipient_email,
-        replaces_id=receipt.id,
+        kind=kind,
+        user_id=old.user_id,
+        donor_key=old.donor_key,
+        recipient_email=old.recipient_email,
+        replaces_id=old.id,
+        **fields,
     )
-    receipt.replaced_by_id = replacement.id
-    session.add(
-        ReceiptedGift(
-            receipt=replacement, donation_id=receipt.donation_id, amount_yen=amount_yen, received_on=line.received_on
-        )
+    old.replaced_by_id = replacement.id
+    session.add_all(
+        ReceiptedGift(receipt=replacement, donation_id=donation_id, amount_yen=amount, received_on=received_on)
+        for donation_id, amount, received_on in gifts
     )
     session.flush()
     record(
@@ -396,8 +427,8 @@ def replace_receipt(session: Session, receipt: Receipt, actor: Actor, amount_yen
         actor,
         "receipts.replace",
         replacement,
-        before={"number": receipt.display_number, "amount_yen": receipt.amount_yen},
-        after={"number": shown, "amount_yen": amount_yen},
+        before={"number": old.display_number, "amount_yen": old.amount_yen},
+        after={"number": shown, "amount_yen": total},
         note=reason,
     )
     send_receipt(session, replacement)

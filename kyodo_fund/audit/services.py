@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kyodo_fund.audit import Actor
@@ -44,6 +44,29 @@ def record(
     session.add(entry)
     session.flush()
     return entry
+
+
+def record_many(session: Session, actor: Actor, action: str, entries: list[tuple[Any, dict | None]]) -> None:
+    """Append one audit row per ``(object, after)`` with a single multi-row INSERT, for batch runs that act on
+    thousands of objects (the annual statements); each row says the same as ``record`` would."""
+    rows = []
+    for obj, after in entries:
+        object_type, object_id = _object_ref(obj)
+        rows.append(
+            {
+                "actor_id": getattr(actor.user, "id", None),
+                "actor_label": actor.label,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "before": None,
+                "after": after,
+                "ip": actor.ip,
+                "note": None,
+            }
+        )
+    if rows:
+        session.execute(insert(AuditEntry), rows)
 
 
 def search_entries(

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kyodo_fund.notifications.models import OutboxAttachment, OutboxMessage
@@ -37,6 +37,42 @@ def attachment_data(session: Session, attachment: OutboxAttachment) -> bytes | N
     return _RESOLVERS[kind](session, ident)
 
 
+@dataclass(frozen=True)
+class Email:
+    """A message rendered and ready for the outbox."""
+
+    template: str
+    to: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    dedupe_key: str | None = None
+    attachments: tuple[tuple[str, str, bytes | Stored], ...] = ()
+
+
+def render_email(
+    template: str,
+    *,
+    to: str,
+    context: dict[str, Any] | None = None,
+    locale: str = "ja",
+    dedupe_key: str | None = None,
+    attachments: list[tuple[str, str, bytes | Stored]] | None = None,
+) -> Email:
+    """Render ``templates/emails/<template>/`` in ``locale`` (subject, text, and HTML when the template has one)."""
+    ctx = dict(context or {})
+    with force_locale(locale):
+        subject = render_template(f"emails/{template}/subject.txt", **ctx).strip()
+        text = render_template(f"emails/{template}/body.txt", **ctx)
+        try:
+            html = render_template(f"emails/{template}/body.html", **ctx)
+        except Exception as exc:  # a text-only message is fine
+            if type(exc).__name__ != "TemplateNotFound":
+                raise
+            html = None
+    return Email(template, to, " ".join(subject.split()), text, html, dedupe_key, tuple(attachments or ()))
+
+
 def queue_email(
     session: Session,
     template: str,
@@ -55,30 +91,62 @@ def queue_email(
         existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if existing is not None:
             return None
-    ctx = dict(context or {})
-    with force_locale(locale):
-        subject = render_template(f"emails/{template}/subject.txt", **ctx).strip()
-        text = render_template(f"emails/{template}/body.txt", **ctx)
-        try:
-            html = render_template(f"emails/{template}/body.html", **ctx)
-        except Exception as exc:  # a text-only message is fine
-            if type(exc).__name__ != "TemplateNotFound":
-                raise
-            html = None
-    message = OutboxMessage(
-        template=template,
-        to_address=to,
-        subject=" ".join(subject.split()),
-        body_text=text,
-        body_html=html,
-        dedupe_key=dedupe_key,
+    email = render_email(
+        template, to=to, context=context, locale=locale, dedupe_key=dedupe_key, attachments=attachments
     )
-    for filename, content_type, data in attachments or []:
-        stored = data.source if isinstance(data, Stored) else None
-        message.attachments.append(
-            OutboxAttachment(filename=filename, content_type=content_type, data=None if stored else data, source=stored)
-        )
+    message = OutboxMessage(
+        template=email.template,
+        to_address=email.to,
+        subject=email.subject,
+        body_text=email.body_text,
+        body_html=email.body_html,
+        dedupe_key=email.dedupe_key,
+    )
+    for filename, content_type, data in email.attachments:
+        message.attachments.append(OutboxAttachment(**_attachment_fields(filename, content_type, data)))
     session.add(message)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(message.id)
     return message
+
+
+def _attachment_fields(filename: str, content_type: str, data: bytes | Stored) -> dict[str, Any]:
+    stored = data.source if isinstance(data, Stored) else None
+    return {
+        "filename": filename,
+        "content_type": content_type,
+        "data": None if stored else data,
+        "source": stored,
+    }
+
+
+def store_emails(session: Session, emails: list[Email]) -> list[int]:
+    """Store many rendered messages with one multi-row INSERT for the messages and one for their attachments.
+
+    For batch runs (the annual statements queue thousands): no per-message flush and no dedupe lookup, because the
+    caller's keys are new by construction (they name rows inserted in the same transaction); the unique
+    ``dedupe_key`` still refuses a duplicate, failing the whole transaction rather than mailing twice.
+    """
+    if not emails:
+        return []
+    rows = [
+        {
+            "template": e.template,
+            "to_address": e.to,
+            "subject": e.subject,
+            "body_text": e.body_text,
+            "body_html": e.body_html,
+            "dedupe_key": e.dedupe_key,
+        }
+        for e in emails
+    ]
+    ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows))
+    attachments = [
+        {"message_id": message_id, **_attachment_fields(*attachment)}
+        for message_id, email in zip(ids, emails, strict=True)
+        for attachment in email.attachments
+    ]
+    if attachments:
+        session.execute(insert(OutboxAttachment), attachments)
+    session.info.setdefault(PENDING_KEY, []).extend(ids)
+    return ids

@@ -154,7 +154,11 @@ class Receipt(Base):
 
     @property
     def pdf_filename(self) -> str:
-        return f"{self.display_number}.pdf"
+        return self.filename_for(self.display_number)
+
+    @staticmethod
+    def filename_for(display_number: str) -> str:
+        return f"{display_number}.pdf"
 
 
 class ReceiptedGift(Base):

@@ -15,6 +15,14 @@ def take_number(session: Session, issuer_key: str, doc_type: DocType, year: int)
     The ``UPDATE`` locks the counter row until the caller commits, so concurrent issuers queue behind it and a
     rollback hands the same number to the next one: no gap, no duplicate.
     """
+    return take_numbers(session, issuer_key, doc_type, year, 1)[0]
+
+
+def take_numbers(session: Session, issuer_key: str, doc_type: DocType, year: int, count: int) -> range:
+    """The next ``count`` consecutive numbers with one ``UPDATE`` (a batch run numbers a group of documents at
+    once); the same lock and rollback rules as ``take_number``, so the block is gapless too."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
     counter = (
         update(ReceiptCounter)
         .where(
@@ -22,7 +30,7 @@ def take_number(session: Session, issuer_key: str, doc_type: DocType, year: int)
             ReceiptCounter.doc_type == doc_type,
             ReceiptCounter.year == year,
         )
-        .values(value=ReceiptCounter.value + 1)
+        .values(value=ReceiptCounter.value + count)
         .returning(ReceiptCounter.value)
         .execution_options(synchronize_session=False)
     )
@@ -36,7 +44,7 @@ def take_number(session: Session, issuer_key: str, doc_type: DocType, year: int)
             .on_conflict_do_nothing()
         )
         value = session.execute(counter).scalar_one()
-    return value
+    return range(value - count + 1, value + 1)
 
 
 def display_number(doc_type: DocType, year: int, number: int, reissue_seq: int = 0) -> str:

@@ -206,6 +206,24 @@ def _with(snapshot: ReceiptSnapshot, **changes: Any) -> ReceiptSnapshot:
     return dataclasses.replace(snapshot, **changes)
 
 
+RECEIPT_EMAIL = "receipt_issued"
+
+
+def receipt_email_context(snapshot: ReceiptSnapshot, kind: ReceiptKind, period_year: int | None) -> dict[str, Any]:
+    """What the ``receipt_issued`` e-mail says about a document (its printed number and total)."""
+    return {
+        "donor_name": snapshot.donor.name,
+        "number": snapshot.number,
+        "statement": kind == ReceiptKind.ANNUAL_STATEMENT,
+        "reissue": kind == ReceiptKind.REISSUE,
+        "replaces": snapshot.flags.replaces_number,
+        "amount_yen": snapshot.total_yen,
+        "issuer_name": snapshot.issuer.name,
+        "period_year": period_year,
+        "verify_url": snapshot.verification_url,
+    }
+
+
 def send_receipt(
     session: Session,
     receipt: Receipt,
@@ -224,20 +242,10 @@ def send_receipt(
     snapshot = snapshot or snapshot_of(receipt)
     queue_email(
         session,
-        "receipt_issued",
+        RECEIPT_EMAIL,
         to=receipt.recipient_email,
         locale=getattr(user, "locale", None) or "ja",
-        context={
-            "donor_name": snapshot.donor.name,
-            "number": receipt.display_number,
-            "statement": receipt.kind == ReceiptKind.ANNUAL_STATEMENT,
-            "reissue": receipt.kind == ReceiptKind.REISSUE,
-            "replaces": snapshot.flags.replaces_number,
-            "amount_yen": receipt.amount_yen,
-            "issuer_name": snapshot.issuer.name,
-            "period_year": receipt.period_year,
-            "verify_url": snapshot.verification_url,
-        },
+        context=receipt_email_context(snapshot, receipt.kind, receipt.period_year),
         # The receipt row holds the PDF already; the outbox reads it from there when the mail goes out.
         attachments=[(receipt.pdf_filename, "application/pdf", Stored(f"receipt:{receipt.id}"))],
         dedupe_key=dedupe_key or f"receipt:{receipt.id}",

@@ -120,7 +120,7 @@ def test_crash_at_donor_51_then_rerun_issues_the_rest(app, db_session, run_day, 
             donor_email=f"d{n:03}@example.jp", amount_yen=1_000 + n, paid_at=paid(1 + n % 12), receipt_preference=ANNUAL
         )
     db_session.commit()
-    real = statements.add_statement
+    real = statements._statement_row
     calls = {"n": 0}
 
     def dies_at_51(*args, **kwargs):
@@ -129,7 +129,7 @@ def test_crash_at_donor_51_then_rerun_issues_the_rest(app, db_session, run_day, 
             raise RuntimeError("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(statements, "add_statement", dies_at_51)
+    monkeypatch.setattr(statements, "_statement_row", dies_at_51)
     crashed = run_cli(app, "--year", "2026", "--batch-size", "7")
     assert isinstance(crashed.exception, RuntimeError)
     db_session.rollback()
@@ -137,7 +137,7 @@ def test_crash_at_donor_51_then_rerun_issues_the_rest(app, db_session, run_day, 
     # is rolled back whole, numbers included, so what survived is numbered 1–49 without a gap.
     assert sorted(r.number for r in statements_of(db_session)) == list(range(1, 50))
 
-    monkeypatch.setattr(statements, "add_statement", real)
+    monkeypatch.setattr(statements, "_statement_row", real)
     rerun = run_cli(app, "--year", "2026", "--batch-size", "7")
     assert rerun.exit_code == 0, rerun.output
     assert "発行 51 件、発行済みのためスキップ 49 人" in rerun.output
@@ -292,3 +292,52 @@ def test_worker_processes_render_the_same_bytes_in_the_same_number_order(
     assert send_mail()["sent"] == 6
     sent = {m["To"]: next(m.iter_attachments()).get_content() for m in mailbox}
     assert all(sent[r.recipient_email] == r.pdf for r in issued)
+
+
+def test_a_group_writes_per_statement_what_issuing_one_by_one_would(
+    app, app_ctx, db_session, run_day, configure_issuer, gift
+):
+    """The run inserts a group with one statement per table; each statement still gets its own audit row, its own
+    mail (in the donor's language, deduplicated by receipt, pointing at the stored PDF) and ``emailed_at``."""
+    # Every statement has an address to mail: donors are keyed by account or by e-mail.
+    from kyodo_fund.audit.models import AuditEntry
+    from kyodo_fund.notifications.models import OutboxMessage
+
+    configure_issuer("koeki")
+    english = make_user(db_session, email="en@example.jp", locale="en")
+    gift(user_id=english.id, amount_yen=3_000, paid_at=paid(2), receipt_preference=ANNUAL)
+    gift(user_id=english.id, amount_yen=2_000, paid_at=paid(9), receipt_preference=ANNUAL)
+    gift(donor_email="guest@example.jp", amount_yen=4_000, paid_at=paid(5), receipt_preference=ANNUAL)
+    db_session.commit()
+
+    plan = preflight_annual(db_session, 2026)
+    result = issue_annual(db_session, plan, SYSTEM)
+    db_session.commit()
+    issued = statements_of(db_session)
+    assert result.issued == len(issued) == 2
+    assert [r.number for r in issued] == [1, 2]  # one block from the counter, in donor order
+
+    audit = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "receipts.issue")).all()
+    assert sorted((a.object_type, a.object_id) for a in audit) == sorted(("Receipt", str(r.id)) for r in issued)
+    by_id = {a.object_id: a.after for a in audit}
+    for receipt in issued:
+        assert by_id[str(receipt.id)] == {
+            "number": receipt.display_number,
+            "amount_yen": receipt.amount_yen,
+            "year": 2026,
+            "gifts": len(receipt.gifts),
+        }
+
+    mails = {m.to_address: m for m in db_session.scalars(select(OutboxMessage)).all()}
+    assert set(mails) == {r.recipient_email for r in issued}
+    for receipt in issued:
+        mail = mails[receipt.recipient_email]
+        assert mail.dedupe_key == f"receipt:{receipt.id}"
+        assert [a.source for a in mail.attachments] == [f"receipt:{receipt.id}"]
+        assert [a.filename for a in mail.attachments] == [f"{receipt.display_number}.pdf"]
+        assert receipt.emailed_at is not None
+        assert receipt.display_number in mail.subject
+    [to_english] = [r.recipient_email for r in issued if r.user_id == english.id]
+    assert "2026年にいただいたご寄附の証明書" in mails["guest@example.jp"].body_text
+    assert "2026年にいただいたご寄附の証明書" not in mails[to_english].body_text  # the account's language
+    assert "2026" in mails[to_english].body_text

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from kyodo_fund.tax.kinds import IssuerKind
 
@@ -168,47 +169,48 @@ def validate_snapshot(snapshot: ReceiptSnapshot) -> list[str]:
     kind = issuer.kind
     problems: list[str] = []
 
-    def need(value: object, message: str) -> None:
+    # Messages are lazy: a valid document (the usual case, thousands per annual run) translates none of them.
+    def need(value: object, message: Any) -> None:
         if value in (None, "") or (isinstance(value, str) and not value.strip()):
-            problems.append(message)
+            problems.append(str(message))
 
-    need(s.number, _("通番がありません"))
+    need(s.number, _l("通番がありません"))
     if s.number and not _NUMBER.fullmatch(s.number):
         problems.append(_("通番の形式が正しくありません（例: R-2026-000123）"))
-    need(s.issued_on, _("発行日がありません"))
-    need(issuer.name, _("発行者の名称がありません"))
-    need(issuer.address, _("発行者の所在地がありません"))
-    need(donor.name, _("寄附者の氏名がありません"))
+    need(s.issued_on, _l("発行日がありません"))
+    need(issuer.name, _l("発行者の名称がありません"))
+    need(issuer.address, _l("発行者の所在地がありません"))
+    need(donor.name, _l("寄附者の氏名がありません"))
     if donor.name.strip() in {"上様", "上さま"}:
         problems.append(_("寄附者の氏名を「上様」にすることはできません"))
     if kind in (IssuerKind.NINTEI_NPO, IssuerKind.KOEKI_CERT, IssuerKind.JOREI_NPO):
-        need(donor.address, _("寄附者の住所がありません"))
-    need(s.verification_code, _("照合コードがありません"))
-    need(s.verification_url, _("照合用URLがありません"))
+        need(donor.address, _l("寄附者の住所がありません"))
+    need(s.verification_code, _l("照合コードがありません"))
+    need(s.verification_url, _l("照合用URLがありません"))
     if not s.lines:
         problems.append(_("寄附の明細がありません"))
     for n, line in enumerate(s.lines, start=1):
-        need(line.received_on, _("%(n)s件目の受領年月日がありません", n=n))
-        need(line.purpose, _("%(n)s件目の但し書き（寄附の目的）がありません", n=n))
+        need(line.received_on, _l("%(n)s件目の受領年月日がありません", n=n))
+        need(line.purpose, _l("%(n)s件目の但し書き（寄附の目的）がありません", n=n))
         if not isinstance(line.amount_yen, int) or isinstance(line.amount_yen, bool) or line.amount_yen <= 0:
             problems.append(_("%(n)s件目の金額が正しくありません", n=n))
         if kind == IssuerKind.NINTEI_NPO:
-            need(line.activity, _("%(n)s件目の特定非営利活動（寄附が充てられる活動）がありません", n=n))
+            need(line.activity, _l("%(n)s件目の特定非営利活動（寄附が充てられる活動）がありません", n=n))
             if line.received_on and issuer.certified_on and line.received_on < issuer.certified_on:
                 problems.append(_("%(n)s件目の受領年月日が認定年月日より前です", n=n))
     if s.lines and s.total_yen != sum(line.amount_yen for line in s.lines if isinstance(line.amount_yen, int)):
         problems.append(_("合計金額が明細の合計と一致しません"))
     if kind == IssuerKind.NINTEI_NPO:
-        need(issuer.certification_number, _("認定番号がありません"))
-        need(issuer.certified_on, _("認定年月日がありません"))
+        need(issuer.certification_number, _l("認定番号がありません"))
+        need(issuer.certified_on, _l("認定年月日がありません"))
     if kind == IssuerKind.KOEKI_CERT:
-        need(issuer.tax_credit_cert_number, _("税額控除に係る証明書の番号がありません"))
-        need(issuer.tax_credit_cert_on, _("税額控除に係る証明書の日付がありません"))
+        need(issuer.tax_credit_cert_number, _l("税額控除に係る証明書の番号がありません"))
+        need(issuer.tax_credit_cert_on, _l("税額控除に係る証明書の日付がありません"))
     if kind == IssuerKind.JOREI_NPO and not issuer.designations:
         problems.append(_("条例指定をした地方公共団体（県・市町村）がありません"))
     for designation in issuer.designations:
-        need(designation.body, _("条例指定をした地方公共団体の名称がありません"))
-        need(designation.effective_on, _("条例指定の効力発生日がありません"))
+        need(designation.body, _l("条例指定をした地方公共団体の名称がありません"))
+        need(designation.effective_on, _l("条例指定の効力発生日がありません"))
     if kind == IssuerKind.JOREI_NPO and issuer.designations:
         starts = [d.effective_on for d in issuer.designations if d.effective_on]
         for n, line in enumerate(s.lines, start=1):

@@ -29,7 +29,7 @@ from kyodo_fund.receipts import build
 from kyodo_fund.receipts.issuers import Issuer, gift_date, gift_date_between, issuer_for
 from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptHold, ReceiptKind
 from kyodo_fund.receipts.numbering import display_number, take_numbers
-from kyodo_fund.receipts.rendering import pdf_renderer
+from kyodo_fund.receipts.rendering import Pending, Renderer, pdf_renderer
 from kyodo_fund.receipts.services import RECEIPT_EMAIL, RECEIPTABLE_STATUSES, receipt_email_context, today_in_tokyo
 from kyodo_fund.receipts.snapshot import DonorSnapshot, ReceiptSnapshot, validate_snapshot
 from kyodo_fund.tax.estimator import EstimatorSettings
@@ -267,11 +267,17 @@ class Numbered:
     snapshot: ReceiptSnapshot
 
 
-def number_statements(
-    session: Session, plan: Preflight, drafts: Sequence[Draft], settings: EstimatorSettings
-) -> list[Numbered]:
-    """Number ``drafts`` in their order with one counter ``UPDATE`` per issuer (a block, gapless like one by one)."""
-    issued_on = today_in_tokyo()
+def _numbered(plan: Preflight, draft: Draft, settings: EstimatorSettings, issued_on: date, number: int) -> Numbered:
+    code = build.new_verification_code()
+    shown = display_number(DocType.STATEMENT, issued_on.year, number)
+    url = build.verification_url(current_app.config, code)
+    snapshot = _snapshot(plan, draft, settings, number=shown, issued_on=issued_on, code=code, url=url)
+    return Numbered(draft, number, issued_on, snapshot)
+
+
+def _take_blocks(session: Session, drafts: Sequence[Draft], issued_on: date) -> list[int]:
+    """The numbers of ``drafts`` in their order, with one counter ``UPDATE`` per issuer (a block, gapless like
+    taking them one by one)."""
     per_issuer: dict[str, int] = defaultdict(int)
     for draft in drafts:
         per_issuer[draft.issuer.key] += 1
@@ -279,16 +285,36 @@ def number_statements(
         key: iter(take_numbers(session, key, DocType.STATEMENT, issued_on.year, count))
         for key, count in per_issuer.items()
     }
-    config = current_app.config
-    numbered = []
+    return [next(blocks[draft.issuer.key]) for draft in drafts]
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """A statement numbered and drawn before its group's transaction took the numbers (see ``_Pipeline``)."""
+
+    numbered: Numbered
+    pdf: Pending
+
+
+def _guess_ahead(
+    plan: Preflight,
+    drafts: Sequence[Draft],
+    settings: EstimatorSettings,
+    renderer: Renderer,
+    issued_on: date,
+    last: Mapping[str, int],
+) -> dict[tuple[str, str], _Guess]:
+    """Start drawing ``drafts`` with the numbers they get if nobody else takes one first: each issuer's counter
+    continues from ``last``. Drafts of an issuer whose counter is unknown wait for their real numbers."""
+    following = dict(last)
+    guesses = {}
     for draft in drafts:
-        number = next(blocks[draft.issuer.key])
-        code = build.new_verification_code()
-        shown = display_number(DocType.STATEMENT, issued_on.year, number)
-        url = build.verification_url(config, code)
-        snapshot = _snapshot(plan, draft, settings, number=shown, issued_on=issued_on, code=code, url=url)
-        numbered.append(Numbered(draft, number, issued_on, snapshot))
-    return numbered
+        if draft.issuer.key not in following:
+            continue
+        following[draft.issuer.key] += 1
+        numbered = _numbered(plan, draft, settings, issued_on, following[draft.issuer.key])
+        guesses[draft.donor_key, draft.group] = _Guess(numbered, renderer.submit(numbered.snapshot))
+    return guesses
 
 
 def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, emailed_at: Any) -> dict[str, Any]:
@@ -321,12 +347,18 @@ _Item = tuple[str, list[Draft], bool]
 
 
 def _issue_group(
-    session: Session, plan: Preflight, items: Sequence[_Item], actor: Actor, settings: EstimatorSettings, render: Any
+    session: Session,
+    plan: Preflight,
+    items: Sequence[_Item],
+    actor: Actor,
+    settings: EstimatorSettings,
+    renderer: Renderer,
+    pipeline: _Pipeline | None = None,
 ) -> int:
-    """Issue a group of donors in the caller's transaction: numbers first, in donor order; while ``render`` draws
-    the PDFs (worker processes) this process renders the e-mails; then one multi-row INSERT each for the
-    statements (with their PDFs, so no committed statement ever lacks one), their gifts, the audit rows and the
-    e-mails. Row for row the same as issuing the documents one at a time, at a fraction of the statements."""
+    """Issue a group of donors in the caller's transaction: numbers first, in donor order; while the workers draw
+    the PDFs (and, once the numbers are known, the next group's) this process renders the e-mails; then one
+    multi-row INSERT each for the statements (with their PDFs, so no committed statement ever lacks one), their
+    gifts, the audit rows and the e-mails. Row for row the same as issuing the documents one at a time."""
     from kyodo_fund.receipts.services import hold_for_missing_data
 
     for key, drafts, blocked in items:
@@ -336,8 +368,23 @@ def _issue_group(
     drafts = [d for _, drafts, blocked in items if not blocked for d in drafts]
     if not drafts:
         return 0
-    numbered = number_statements(session, plan, drafts, settings)
-    pdfs = render(n.snapshot for n in numbered)
+    issued_on = today_in_tokyo()
+    numbered: list[Numbered] = []
+    pdfs: list[Pending] = []
+    last: dict[str, int] = {}
+    for draft, number in zip(drafts, _take_blocks(session, drafts, issued_on), strict=True):
+        guess = pipeline.guesses.pop((draft.donor_key, draft.group), None) if pipeline else None
+        # A guess drawn with another number or date (someone took a number in between, midnight passed, the
+        # group was redone after a collision) is thrown away: what is stored always carries the real number.
+        if guess is not None and (guess.numbered.number, guess.numbered.issued_on) == (number, issued_on):
+            numbered.append(guess.numbered)
+            pdfs.append(guess.pdf)
+        else:
+            numbered.append(_numbered(plan, draft, settings, issued_on, number))
+            pdfs.append(renderer.submit(numbered[-1].snapshot))
+        last[draft.issuer.key] = number
+    if pipeline:
+        pipeline.look_ahead(issued_on, last)
     emails = [
         render_email(
             RECEIPT_EMAIL,
@@ -351,7 +398,7 @@ def _issue_group(
     ]
     now = utcnow()
     rows = [
-        _statement_row(plan, n, actor, pdf, now if email else None)
+        _statement_row(plan, n, actor, pdf.result(), now if email else None)
         for n, pdf, email in zip(numbered, pdfs, emails, strict=True)
     ]
     ids = list(session.scalars(insert(Receipt).returning(Receipt.id, sort_by_parameter_order=True), rows))
@@ -410,6 +457,35 @@ def _issue_group(
     return len(numbered)
 
 
+class _Pipeline:
+    """Keeps the workers drawing while this process stores a group: as soon as a group has its numbers, the
+    next group is loaded and drawn ahead with the numbers that follow (``_guess_ahead``); its own transaction
+    later takes the real numbers and keeps a drawing only where they agree."""
+
+    def __init__(self, groups: Iterator[list[_Item]], make_guesses: Callable[..., dict]) -> None:
+        self._groups = groups
+        self._make_guesses = make_guesses
+        self._following = next(groups, None)
+        self._fetched = True  # ``_following`` holds the first group
+        self.guesses: dict[tuple[str, str], _Guess] = {}
+
+    def advance(self) -> list[_Item] | None:
+        """The group to issue now, or None when done."""
+        if not self._fetched:  # the previous group numbered nothing (all held), so it never looked ahead
+            self._following = next(self._groups, None)
+        current, self._following, self._fetched = self._following, None, False
+        return current
+
+    def look_ahead(self, issued_on: date, last: Mapping[str, int]) -> None:
+        """Called by a group once it holds its numbers (``last`` per issuer): fetch and start the next group."""
+        if self._fetched:  # the group is being redone one donor at a time: it looked ahead already
+            return
+        self._fetched = True
+        self._following = next(self._groups, None)
+        drafts = [d for _, drafts, held in self._following or () if not held for d in drafts]
+        self.guesses = self._make_guesses(drafts, issued_on, last) if drafts else {}
+
+
 def issue_annual(
     session: Session,
     plan: Preflight,
@@ -430,29 +506,53 @@ def issue_annual(
     workers = int(config.get("STATEMENTS_RENDER_WORKERS", 0) or 0)
     if plan.ready < int(config.get("STATEMENTS_RENDER_POOL_FROM", 100)):
         workers = 0  # a handful of statements: starting worker processes would cost more than it saves
-    with pdf_renderer(workers) as render:
-        for batch in _chunks(plan.keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
-            done = _already_issued(session, plan.year, batch)
-            drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
-            items: list[_Item] = []
-            for key in batch:
-                drafts = drafts_by_key.get(key, [])
-                if key in done:
-                    result.skipped += 1
-                elif key in plan.blocked:
-                    result.blocked += 1
-                    items.append((key, drafts, True))
-                    continue
-                elif not drafts:
-                    result.empty += 1
-                else:
-                    items.append((key, drafts, False))
-                    continue
-                if on_donor:
-                    on_donor(1)
-            for group in _chunks(items, every):
-                result.issued += _commit_group(session, plan, group, actor, settings, render, result, on_donor)
+    size = batch_size or config["STATEMENTS_BATCH_SIZE"]
+    with pdf_renderer(workers) as renderer:
+        groups = _groups(session, plan, size, every, cache, result, on_donor)
+        pipeline = None
+        if renderer.parallel:
+            pipeline = _Pipeline(
+                groups,
+                lambda drafts, issued_on, last: _guess_ahead(plan, drafts, settings, renderer, issued_on, last),
+            )
+            groups = iter(pipeline.advance, None)
+        for group in groups:
+            result.issued += _commit_group(session, plan, group, actor, settings, renderer, pipeline, result, on_donor)
     return result
+
+
+def _groups(
+    session: Session,
+    plan: Preflight,
+    batch_size: int,
+    every: int,
+    cache: dict,
+    result: AnnualResult,
+    on_donor: Callable[[int], Any] | None,
+) -> Iterator[list[_Item]]:
+    """The donors to issue (or hold), in groups of ``every``, loading their gifts a batch at a time; donors with
+    nothing to do are counted on the way."""
+    for batch in _chunks(plan.keys, batch_size):
+        done = _already_issued(session, plan.year, batch)
+        drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
+        items: list[_Item] = []
+        for key in batch:
+            drafts = drafts_by_key.get(key, [])
+            if key in done:
+                result.skipped += 1
+            elif key in plan.blocked:
+                result.blocked += 1
+                items.append((key, drafts, True))
+                continue
+            elif not drafts:
+                result.empty += 1
+            else:
+                items.append((key, drafts, False))
+                continue
+            if on_donor:
+                on_donor(1)
+        for start in range(0, len(items), every):
+            yield items[start : start + every]
 
 
 def _commit_group(
@@ -461,12 +561,13 @@ def _commit_group(
     group: Sequence[_Item],
     actor: Actor,
     settings: EstimatorSettings,
-    render: Any,
+    renderer: Renderer,
+    pipeline: _Pipeline | None,
     result: AnnualResult,
     on_donor: Callable[[int], Any] | None,
 ) -> int:
     try:
-        issued = _issue_group(session, plan, group, actor, settings, render)
+        issued = _issue_group(session, plan, group, actor, settings, renderer, pipeline)
         session.commit()
     except IntegrityError:  # another run issued one of these donors first: redo them one at a time
         session.rollback()
@@ -475,7 +576,10 @@ def _commit_group(
             if on_donor:
                 on_donor(1)
             return 0
-        return sum(_commit_group(session, plan, [item], actor, settings, render, result, on_donor) for item in group)
+        return sum(
+            _commit_group(session, plan, [item], actor, settings, renderer, pipeline, result, on_donor)
+            for item in group
+        )
     if on_donor:
         on_donor(len(group))
     return issued

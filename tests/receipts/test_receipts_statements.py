@@ -341,3 +341,38 @@ def test_a_group_writes_per_statement_what_issuing_one_by_one_would(
     assert "2026年にいただいたご寄附の証明書" in mails["guest@example.jp"].body_text
     assert "2026年にいただいたご寄附の証明書" not in mails[to_english].body_text  # the account's language
     assert "2026" in mails[to_english].body_text
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_groups_drawn_ahead_keep_only_drawings_with_their_real_number(
+    app, app_ctx, db_session, run_day, configure_issuer, gift, monkeypatch, shift
+):
+    """With workers, the next group is drawn while this one is stored, with the numbers it should get. When
+    someone else took a number in between (simulated by guessing one too far), every guess is thrown away and
+    redrawn: the stored PDF always carries the stored number, and the numbers stay gapless."""
+    from kyodo_fund.receipts.pdf import render_receipt
+    from kyodo_fund.receipts.services import snapshot_of
+
+    configure_issuer("koeki")
+    for n in range(7):
+        gift(donor_email=f"a{n}@example.jp", amount_yen=1_000 * (n + 1), paid_at=paid(4), receipt_preference=ANNUAL)
+    db_session.commit()
+    monkeypatch.setitem(app.config, "STATEMENTS_RENDER_WORKERS", 2)
+    monkeypatch.setitem(app.config, "STATEMENTS_RENDER_POOL_FROM", 1)
+    monkeypatch.setitem(app.config, "STATEMENTS_COMMIT_EVERY", 3)
+    real_guess, guessed = statements._guess_ahead, []
+
+    def guess(plan, drafts, settings, renderer, issued_on, last):
+        made = real_guess(plan, drafts, settings, renderer, issued_on, {k: v + shift for k, v in last.items()})
+        guessed.extend(g.numbered.number for g in made.values())
+        return made
+
+    monkeypatch.setattr(statements, "_guess_ahead", guess)
+    assert issue_annual(db_session, preflight_annual(db_session, 2026), SYSTEM).issued == 7
+    issued = statements_of(db_session)
+    assert [r.number for r in issued] == list(range(1, 8))
+    for receipt in issued:
+        assert snapshot_of(receipt).number == receipt.display_number
+        assert receipt.pdf == render_receipt(snapshot_of(receipt))
+    # Groups of 3: the second and third groups (donors 4–7) were drawn ahead, right or wrong.
+    assert guessed == [n + shift for n in range(4, 8)]

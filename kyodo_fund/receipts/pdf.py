@@ -11,15 +11,16 @@ import io
 from collections.abc import Iterable
 from datetime import date
 
-from reportlab.lib.colors import Color, black, white
+from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from kyodo_fund.money import format_yen
+from kyodo_fund.receipts.qr import qr_matrix
 from kyodo_fund.receipts.snapshot import DocumentKind, ReceiptSnapshot, validate_snapshot
-from kyodo_fund.receipts.typesetting import ReusedCIDFont, qr_image, wrap
+from kyodo_fund.receipts.typesetting import ReusedCIDFont, qr_inline_image, wrap
 from kyodo_fund.tax.kinds import IssuerKind
 from kyodo_fund.wareki import format_wareki
 
@@ -399,11 +400,8 @@ class _Document:
         self.y -= 16
         self._ensure(size + 10)
         top = self.y
-        self.pdf.setFillColor(white)
-        self.pdf.drawImage(
-            qr_image(self.s.verification_url or self.s.number), LEFT, top - size, width=size, height=size
-        )
-        self.pdf.setFillColor(black)
+        matrix = qr_matrix(self.s.verification_url or self.s.number)
+        self.pdf.addLiteral(qr_inline_image(matrix, LEFT, top - size, size))
         self.y = top
         text_x = LEFT + size + 10
         self._paragraph(

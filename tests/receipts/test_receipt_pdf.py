@@ -1,5 +1,7 @@
 """Receipt PDFs: what each issuer kind must print, marks, long statements, QR, determinism, validation.
 
+The QR code's encoder is compared with segno in test_receipt_qr.py; here the printed code is read back.
+
 Text is extracted with pypdf and, when poppler-utils is installed, with ``pdftotext -layout``. CID text
 comes out with layout spacing, so both sides of every comparison have all whitespace removed.
 """
@@ -16,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
+import segno
+from PIL import Image
 from pypdf import PdfReader
 
 from kyodo_fund.receipts.pdf import render_plain_page, render_receipt, validate_snapshot
@@ -31,6 +35,7 @@ from kyodo_fund.receipts.snapshot import (
 from kyodo_fund.tax.kinds import IssuerKind
 
 PDFTOTEXT = "/usr/bin/pdftotext" if os.path.exists("/usr/bin/pdftotext") else shutil.which("pdftotext")
+PDFTOPPM = "/usr/bin/pdftoppm" if os.path.exists("/usr/bin/pdftoppm") else shutil.which("pdftoppm")
 TAX_WORDS = ("寄附金控除", "税額控除", "所得控除", "寄附金受領証明書")
 
 
@@ -204,11 +209,39 @@ def test_qr_code_is_an_image_and_the_url_is_printed(extract):
     pdf = render_receipt(snapshot())
     assert squeeze("https://kyodo.example.jp/receipts/verify/7KQ2M9XD") in extract(pdf)[0]
     assert "7KQ2-M9XD" in extract(pdf)[0]
-    page = PdfReader(io.BytesIO(pdf)).pages[0]
-    xobjects = page["/Resources"]["/XObject"]
-    images = [xobjects[name].get_object() for name in xobjects if xobjects[name].get_object()["/Subtype"] == "/Image"]
-    assert len(images) == 1
-    assert images[0]["/Width"] == images[0]["/Height"]  # square, as a QR code is
+    (image,) = PdfReader(io.BytesIO(pdf)).pages[0].images  # inline, in the page's content stream
+    assert image.image.width == image.image.height  # square, as a QR code is
+
+
+@pytest.mark.skipif(not PDFTOPPM, reason="pdftoppm (Debian poppler-utils) is not installed")
+def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path):
+    """What a viewer shows, not what the file says: poppler rasterises the page and every module is read at
+    its centre; that must be segno's encoding of the URL (an independent encoder) inside a light border."""
+    url = "http://127.0.0.1:5000/receipts/verify/T29ZDHSCJV67FMNZKVXRZSY2P7"
+    (tmp_path / "r.pdf").write_bytes(render_receipt(snapshot(verification_url=url)))
+    content = PdfReader(tmp_path / "r.pdf").pages[0].get_contents().get_data().decode("latin-1")
+    placed = re.search(r"q (\S+) 0 0 \S+ (\S+) (\S+) cm\nBI /W (\d+)", content)
+    size, x, y, side = float(placed[1]), float(placed[2]), float(placed[3]), int(placed[4])
+    expected = segno.make(url, error="m", mask=2, micro=False).matrix
+    border = (side - len(expected)) // 2
+    assert border >= 2
+    zoom = 4  # pixels per point: about six per module
+    subprocess.run(
+        [PDFTOPPM, "-r", str(72 * zoom), "-gray", "-png", "-singlefile", tmp_path / "r.pdf", tmp_path / "page"],
+        check=True,
+    )
+    page = Image.open(tmp_path / "page.png").convert("L")
+    module = size / side
+
+    def dark(row: int, column: int) -> bool:  # row 0 at the top, counted from the image's edge
+        cx = x + (column + 0.5) * module
+        cy = y + size - (row + 0.5) * module
+        return page.getpixel((round(cx * zoom), round(page.height - cy * zoom))) < 128
+
+    read = [[dark(border + r, border + c) for c in range(len(expected))] for r in range(len(expected))]
+    assert read == [[bool(m) for m in row] for row in expected]
+    ring = [(r, c) for r in range(side) for c in range(side) if min(r, c, side - 1 - r, side - 1 - c) < border]
+    assert not any(dark(r, c) for r, c in ring)  # the quiet zone is light
 
 
 def test_same_snapshot_same_bytes_also_after_a_json_round_trip():

@@ -131,12 +131,10 @@ def summary(result: PstResult) -> str:
         )
         if relative.small_organisation:
             lines.append(_("  小規模法人の特例を適用しました"))
-    tally: dict[str, int] = {}
-    for row in result.excluded:
-        tally[row.reason] = tally.get(row.reason, 0) + 1
-    if tally:
+    tallies = result.exclusion_summary
+    if tallies:
         lines.append(_("除外:"))
-        lines.extend(f"  {EXCLUSION_LABELS[reason]}: {count}件" for reason, count in sorted(tally.items()))
+        lines.extend(f"  {EXCLUSION_LABELS[t.reason]}: {t.rows}件（{format_yen(t.amount_yen)}）" for t in tallies)
     if result.warnings:
         lines.append(_("注意:"))
         lines.extend(f"  - {w['message']}" for w in result.warnings)
@@ -148,13 +146,16 @@ def summary(result: PstResult) -> str:
 @click.argument("org_slug")
 @click.option("--as-of", type=_DAY, required=True, help="YYYY-MM-DD; fiscal years ending before it are closed.")
 @click.option("--renewal", is_flag=True, help="Renewal: the last 5 closed fiscal years instead of 2.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON, with every counted and excluded donor."
+)
 def org(org_slug: str, as_of: datetime, renewal: bool, as_json: bool) -> None:
     """Judge the PST of a registered organisation from the platform's donations, officers and revenue figures.
 
-    A subcommand rather than ``flask pst <slug>``: a group taking a free argument would swallow ``check``.
+    A subcommand rather than ``flask pst <slug>``: a group taking a free argument would swallow ``check``. The
+    text summary comes from the SQL summary; ``--json`` lists every donor, so it takes the slower detailed path.
     """
-    from kyodo_fund.certification.platform_pst import pst_for_organisation
+    from kyodo_fund.certification.platform_pst import pst_details_for_organisation, pst_for_organisation
     from kyodo_fund.extensions import db
     from kyodo_fund.orgs.services import get_by_slug
 
@@ -164,9 +165,33 @@ def org(org_slug: str, as_of: datetime, renewal: bool, as_json: bool) -> None:
         raise SystemExit(2)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         try:
-            result = pst_for_organisation(db.session, organisation, as_of.date(), renewal)
+            judge = pst_details_for_organisation if as_json else pst_for_organisation
+            result = judge(db.session, organisation, as_of.date(), renewal)
         except ValueError as exc:
             click.echo(str(exc), err=True)
             raise SystemExit(2) from None
         output = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json else summary(result)
     click.echo(output)
+
+
+@pst_cli.command("reindex")
+@click.option("--org", "org_slug", help="Only this organisation (default: every organisation).")
+def reindex_command(org_slug: str | None) -> None:
+    """Recompute the PST donor identity of every gift and the household units (after bulk loads or as a repair)."""
+    from kyodo_fund.certification.identities import reindex
+    from kyodo_fund.extensions import db
+    from kyodo_fund.orgs.services import get_by_slug
+
+    organisation_id = None
+    if org_slug is not None:
+        organisation = get_by_slug(db.session, org_slug)
+        if organisation is None:
+            click.echo(f"no organisation with slug {org_slug!r}", err=True)
+            raise SystemExit(2)
+        organisation_id = organisation.id
+    counts = reindex(db.session, organisation_id)
+    db.session.commit()
+    click.echo(
+        f"{counts['donations']} donations checked, {counts['reassigned']} identities changed, "
+        f"{counts['units_changed']} household units changed"
+    )

@@ -245,3 +245,38 @@ class ReminderSent(Base):
     key: Mapped[str] = mapped_column(String(120))
     sent_on: Mapped[date] = mapped_column(Date)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PstDonorIdentity(Base):
+    """One donor of an organisation as the PST sees them: normalised name + address (``pst.normalise``), assigned to
+    each of its gifts on write (``identities``) so the platform PST groups integers instead of text.
+
+    ``unit_id`` is the household unit (A1): the id of the unit's representative identity (its smallest id), NULL on
+    the representative itself and on a donor who is their own unit, so a unit is ``COALESCE(unit_id, id)``.
+    """
+
+    __tablename__ = "pst_donor_identities"
+    __table_args__ = (UniqueConstraint("organisation_id", "name_key", "address_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name_key: Mapped[str] = mapped_column(Text)
+    address_key: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class PstHouseholdLabel(Base):
+    """A normalised household label (``donor_household``) of an organisation's kept gifts and the unit it joins, so
+    an officer's label finds their household without reading the gifts (kept by ``identities.relink_units``)."""
+
+    __tablename__ = "pst_household_labels"
+    __table_args__ = (UniqueConstraint("organisation_id", "label_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    label_key: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[int] = mapped_column(Integer)
+
+
+# The flush hook that keeps the identities above up to date (imported last: it needs the models).
+from kyodo_fund.certification import identities as _identities  # noqa: E402, F401

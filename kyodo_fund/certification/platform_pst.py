@@ -1,8 +1,18 @@
 """The PST of an organisation from the platform's own data: donations to its projects, its 役員名簿 and the revenue
-figures it entered. The heavy part runs in SQL: one ``GROUP BY`` over the donations (paid or partly refunded, net
-of refunds, online and offline) per (fiscal year, raw donor name, raw address, household label, anonymous).
-Python then merges the much smaller aggregate by the PST's normalised keys (NFKC cannot be done portably in SQL),
-links households over it (``UnitDirectory``) and hands ``DonorYearTotal`` rows to ``pst.judge_pst``.
+figures it entered.
+
+``pst_for_organisation`` (the status page, ``flask pst org``) judges in SQL and returns a summary ``PstResult``
+(counts per fiscal year, exclusions per reason, warnings, the relative standard; no per-donor lists). It relies on
+the integer donor identities and household units kept on write (``identities``): one inner ``GROUP BY (fiscal
+year, pst_identity_id)`` over integers, joined to the identities for each gift's unit, and everything else —
+qualifying units per year, officers' units, the exclusion totals, the relative standard's sums — computed from that
+inside the same statement, which returns a handful of rows per fiscal year. Only the gifts that cannot be attributed
+(anonymous, no name or address: a small share) come back as raw-text groups, normalised here to count them.
+
+``pst_details_for_organisation`` is the reference path with the per-donor lists (``flask pst org --json``): one
+``GROUP BY`` per (fiscal year, raw donor name, raw address, household label, anonymous), merged in Python by the
+PST's normalised keys, households linked over it (``link_keys``) and judged by ``pst.judge_pst``. Both link
+households through every kept gift of the organisation, whatever its date (see ``identities``).
 
 Gifts routed through the fund (A7) follow the platform's one recipient switch, ``PROGRAMME_RECIPIENT_MODEL`` (the
 one the receipts use). Under the pass-through model (``"fund"``, the default of payments.md §10) the host fund
@@ -11,24 +21,42 @@ named and addressed as in ``RECEIPT_ISSUER`` — per fiscal year, whatever the n
 公益法人 (or 認定NPO法人) the fund is measured against the 50 % limit of B3. The gifts' net amounts on their receipt
 dates stand in for the grants paid, which the fund decides later and pays net of its fee. Under ``"direct"`` (the
 organisation receives and receipts the gifts itself) every donor counts on their own. There is no per-project
-recipient model yet: the switch applies to every project.
+recipient model yet: the switch applies to every project. The pass-through mode has one donor per year, so it
+always takes the detailed path (already close to a bare aggregate).
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from kyodo_fund.certification.dates import JudgingPeriod, judging_period
 from kyodo_fund.certification.filings import fiscal_year_end_month
-from kyodo_fund.certification.models import FiscalRevenue, LegalState
+from kyodo_fund.certification.models import FiscalRevenue, LegalState, PstDonorIdentity, PstHouseholdLabel
 from kyodo_fund.certification.pst import (
     DonorYearTotal,
     Exclusion,
@@ -36,11 +64,15 @@ from kyodo_fund.certification.pst import (
     PstResult,
     PstSettings,
     UnitDirectory,
+    _excluded_per_fy,
     judge_pst,
     link_keys,
+    warnings_from_counts,
 )
 from kyodo_fund.certification.pst import FiscalRevenue as RevenueFigures
 from kyodo_fund.certification.pst import normalise as normalise_text
+from kyodo_fund.certification.pst_relative import RelativeSums, relative_from_sums
+from kyodo_fund.certification.pst_result import AbsoluteResult, ExclusionTally, FiscalYearCount
 from kyodo_fund.certification.services import legal_status_of
 from kyodo_fund.donations.models import Donation, DonationStatus
 from kyodo_fund.orgs.models import Organisation
@@ -73,9 +105,10 @@ def host_fund(config: Mapping[str, Any]) -> tuple[str, str, bool]:
 
 
 def aggregate_statement(org: Organisation, period: JudgingPeriod, as_of: date, *, direct: bool, fund: tuple[str, str]):
-    """The one ``GROUP BY``. Column ``fiscal_year`` is the 1-based index of the judging period's fiscal year the gift
-    falls in, or 0 outside the period: those gifts only help link households (an officer's spouse who gave earlier
-    still shares the officer's unit). Plain date comparisons: cheaper than ``extract`` on every row."""
+    """The detailed path's ``GROUP BY``. Column ``fiscal_year`` is the 1-based index of the judging period's fiscal
+    year the gift falls in, or 0 outside the period: those gifts only help link households (an officer's spouse who
+    gave earlier, or later, still shares the officer's unit). Plain date comparisons: cheaper than ``extract`` on
+    every row. ``as_of`` needs no cut: the period ends before it."""
     received = Donation.received_on
     fiscal_year = case(
         (received < period.start, 0),
@@ -101,7 +134,8 @@ def aggregate_statement(org: Organisation, period: JudgingPeriod, as_of: date, *
     return (
         select(*keys, func.sum(Donation.amount_yen - Donation.refunded_yen).label("amount"), func.min(Donation.id))
         .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == org.id))
-        .where(Donation.status.in_(PST_STATUSES), received <= as_of)
+        # No cut at ``as_of``: later gifts fall in year 0 and only link households, as the stored units do.
+        .where(Donation.status.in_(PST_STATUSES))
         .group_by(*(keys if direct else keys[:1]))
     )
 
@@ -158,6 +192,39 @@ def donor_year_rows(
 _NO_LABELS: frozenset[str] = frozenset()
 
 
+class StaleIdentities(ValueError):
+    """Gifts with a name and an address but no donor identity: written around the ORM and not reindexed."""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    mode: str
+    period: JudgingPeriod
+    officers: list[Officer]
+    revenue: list[RevenueFigures] | None
+    settings: PstSettings
+    fund: tuple[str, str, bool]
+
+
+def _inputs(
+    session: Session, org: Organisation, as_of: date, renewal: bool, config: Mapping[str, Any] | None
+) -> _Inputs:
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    mode = platform_gifts_mode(config)
+    legal = legal_status_of(session, org)
+    established_on = legal.established_on if legal is not None and legal.status is LegalState.REGISTERED else None
+    period = judging_period(fiscal_year_end_month(org), as_of, renewal=renewal, established_on=established_on)
+    officers = [Officer(o.name, o.address, o.household_label) for o in org.officers]
+    figures = session.scalars(select(FiscalRevenue).where(FiscalRevenue.organisation_id == org.id)).all()
+    revenue = [
+        RevenueFigures(f.fiscal_year_end, f.total_revenue_yen, f.excluded_revenue_yen, f.subsidy_yen) for f in figures
+    ]
+    return _Inputs(mode, period, officers, revenue or None, PstSettings.from_config(config), host_fund(config))
+
+
 def pst_for_organisation(
     session: Session,
     org: Organisation,
@@ -166,39 +233,316 @@ def pst_for_organisation(
     *,
     config: Mapping[str, Any] | None = None,
 ) -> PstResult:
-    """The PST of ``org`` judged on ``as_of`` over its platform gifts, officers and entered revenue figures."""
-    if config is None:
-        from flask import current_app
+    """The PST of ``org`` judged on ``as_of`` over its platform gifts, officers and entered revenue figures: a
+    summary (no per-donor lists) computed in SQL under the direct model; the detailed result under pass-through."""
+    inputs = _inputs(session, org, as_of, renewal, config)
+    if inputs.mode != "direct":
+        return _detailed(session, org, as_of, inputs)
+    return _summary(session, org, as_of, inputs)
 
-        config = current_app.config
-    mode = platform_gifts_mode(config)
-    month = fiscal_year_end_month(org)
-    legal = legal_status_of(session, org)
-    established_on = legal.established_on if legal is not None and legal.status is LegalState.REGISTERED else None
-    period = judging_period(month, as_of, renewal=renewal, established_on=established_on)
-    fund_name, fund_address, fund_is_nintei = host_fund(config)
-    stmt = aggregate_statement(org, period, as_of, direct=mode == "direct", fund=(fund_name, fund_address))
-    officers = [Officer(o.name, o.address, o.household_label) for o in org.officers]
-    figures = session.scalars(select(FiscalRevenue).where(FiscalRevenue.organisation_id == org.id)).all()
-    revenue = [
-        RevenueFigures(f.fiscal_year_end, f.total_revenue_yen, f.excluded_revenue_yen, f.subsidy_yen) for f in figures
-    ]
+
+def pst_details_for_organisation(
+    session: Session,
+    org: Organisation,
+    as_of: date,
+    renewal: bool = False,
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> PstResult:
+    """The same judgement with every counted unit and excluded row named: the reference path, in Python over one
+    row per donor and year (several times slower than ``pst_for_organisation`` on a large organisation)."""
+    return _detailed(session, org, as_of, _inputs(session, org, as_of, renewal, config))
+
+
+def _detailed(session: Session, org: Organisation, as_of: date, inputs: _Inputs) -> PstResult:
+    fund_name, fund_address, fund_is_nintei = inputs.fund
+    direct = inputs.mode == "direct"
+    stmt = aggregate_statement(org, inputs.period, as_of, direct=direct, fund=(fund_name, fund_address))
     aggregated = execute_aggregate(session, stmt)
     with _cyclic_gc_paused():
         rows, directory = donor_year_rows(
             aggregated,
-            [fy.end for fy in period.fiscal_years],
-            fund_is_nintei=mode == "fund" and fund_is_nintei,
+            [fy.end for fy in inputs.period.fiscal_years],
+            fund_is_nintei=not direct and fund_is_nintei,
         )
         return judge_pst(
             rows,
-            period=period,
+            period=inputs.period,
             as_of=as_of,
-            officers=officers,
-            revenue=revenue or None,
-            settings=PstSettings.from_config(config),
+            officers=inputs.officers,
+            revenue=inputs.revenue,
+            settings=inputs.settings,
             directory=directory,
         )
+
+
+# --- the summary in SQL ----------------------------------------------------------------------------------------------
+
+_identities = PstDonorIdentity.__table__
+_labels = PstHouseholdLabel.__table__
+#: Kinds of row the summary statement returns (one column ``kind``), see ``summary_statement``.
+_PER_YEAR, _PER_DONOR, _PER_UNIT, _UNATTRIBUTED = 1, 2, 3, 4
+
+
+def officer_units(connection: Any, organisation_id: int, officers: Sequence[Officer]) -> dict[Officer, set[int]]:
+    """Each officer's units, by the rules of ``pst._officer_units`` (name + address, household label, or the name
+    alone for an officer without an address), through two small lookups on the identity and label tables."""
+    if not officers:
+        return {}
+    names = sorted({normalise_text(o.name) for o in officers})
+    labels = sorted({normalise_text(o.household) for o in officers} - {""})
+    unit = func.coalesce(_identities.c.unit_id, _identities.c.id)
+    members = connection.execute(
+        select(_identities.c.name_key, _identities.c.address_key, unit).where(
+            _identities.c.organisation_id == organisation_id, _identities.c.name_key.in_(names)
+        )
+    ).all()
+    label_units = dict(
+        connection.execute(
+            select(_labels.c.label_key, _labels.c.unit_id).where(
+                _labels.c.organisation_id == organisation_id, _labels.c.label_key.in_(labels)
+            )
+        ).all()
+        if labels
+        else []
+    )
+    matched = {}
+    for officer in officers:
+        name_key, address_key = normalise_text(officer.name), normalise_text(officer.address)
+        label = normalise_text(officer.household)
+        units = {label_units[label]} if label in label_units else set()
+        units.update(u for n, a, u in members if n == name_key and (a == address_key or not address_key))
+        matched[officer] = units
+    return matched
+
+
+def summary_statement(
+    organisation_id: int,
+    period: JudgingPeriod,
+    as_of: date,
+    settings: PstSettings,
+    officers_by_year: Mapping[int, set[int]],
+):
+    """One statement; rows (kind, fiscal_year, v1..v5, name, address, anonymous):
+
+    * ``_PER_YEAR`` per fiscal year: qualifying units, officer rows and yen, below-threshold rows and yen;
+    * ``_PER_DONOR`` once: total gifts, unattributed yen, and the relative standard's donor sums (small donors,
+      excess over the 10 % limit from ¥1,000 up, excess of every donor);
+    * ``_PER_UNIT`` once: qualifying units over the period (B5), officer units' small and excess sums, units with
+      several donors, units with several addresses;
+    * ``_UNATTRIBUTED`` per fiscal year and raw (name, address, anonymous) of gifts without an identity.
+
+    ``officers_by_year`` maps a fiscal year's 1-based index to the units excluded as officers' that year.
+    """
+    received = Donation.received_on
+    fiscal_year = case(
+        *((received <= fy.end, index) for index, fy in enumerate(period.fiscal_years, start=1)), else_=0
+    ).label("fy")
+    identity = Donation.pst_identity_id
+    unattributed = identity.is_(None)
+    raw_name = case((unattributed, Donation.donor_name)).label("uname")
+    raw_address = case((unattributed, Donation.donor_address)).label("uaddr")
+    raw_anonymous = case((unattributed, Donation.anonymous)).label("uanon")
+    # Explicit BIGINT: PostgreSQL's sum over bigint is numeric, whose division would not floor the 10 % limit.
+    amount = cast(func.sum(Donation.amount_yen - Donation.refunded_yen), BigInteger)
+    per_gift_year = (
+        select(fiscal_year, identity.label("ident"), raw_name, raw_address, raw_anonymous, amount.label("amount"))
+        .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
+        .where(
+            Donation.status.in_(PST_STATUSES),
+            received >= period.start,
+            received <= min(period.end, as_of),
+        )
+        .group_by(fiscal_year, identity, raw_name, raw_address, raw_anonymous)
+        .cte("dy")
+    )
+    dy = per_gift_year.c
+    unit = func.coalesce(_identities.c.unit_id, _identities.c.id)
+    donor_year = (
+        select(dy.fy, dy.ident, dy.amount, unit.label("unit"))
+        .select_from(per_gift_year.join(_identities, _identities.c.id == dy.ident))
+        .cte("du")
+    )
+    du = donor_year.c
+    is_officer = or_(*(and_(du.fy == k, du.unit.in_(sorted(units))) for k, units in officers_by_year.items() if units))
+    officer_flag = case((is_officer, 1), else_=0) if officers_by_year and any(officers_by_year.values()) else literal(0)
+    unit_year = (
+        select(
+            du.fy,
+            du.unit,
+            cast(func.sum(du.amount), BigInteger).label("total"),
+            func.max(du.amount).label("top"),
+            func.count().label("members"),
+            officer_flag.label("officer"),
+        )
+        .group_by(du.fy, du.unit)
+        .cte("uy")
+    )
+    uy = unit_year.c
+    threshold = settings.unit_threshold_yen
+    # Without household summing a unit still counts once, when any one member reaches the threshold (P1).
+    unit_amount = uy.total if settings.household_sum else uy.top
+    counts = uy.officer == 0
+    per_year = select(
+        literal(_PER_YEAR).label("kind"),
+        uy.fy,
+        func.sum(case((and_(counts, unit_amount >= threshold), 1), else_=0)),
+        func.sum(case((uy.officer == 1, uy.members), else_=0)),
+        func.sum(case((uy.officer == 1, uy.total), else_=0)),
+        func.sum(case((and_(counts, unit_amount < threshold), uy.members), else_=0)),
+        func.sum(case((and_(counts, unit_amount < threshold), uy.total), else_=0)),
+        *_nulls(texts=True),
+    ).group_by(uy.fy)
+
+    totals = select(
+        cast(func.sum(dy.amount), BigInteger).label("gifts"),
+        cast(func.sum(case((dy.ident.is_(None), dy.amount), else_=0)), BigInteger).label("unattributed"),
+    ).cte("tot")
+    limit = (totals.c.gifts * 10 // 100).label("limit")
+    any_officer = sorted(set().union(*officers_by_year.values())) if officers_by_year else []
+    donor_period = (
+        select(du.ident, du.unit, cast(func.sum(du.amount), BigInteger).label("amount"))
+        .group_by(du.ident, du.unit)
+        .cte("dp")
+    )
+    dp = donor_period.c
+    donor_officer = dp.unit.in_(any_officer) if any_officer else false()
+    small_yen = settings.small_donor_yen
+    over = dp.amount - limit
+    per_donor = select(
+        literal(_PER_DONOR).label("kind"),
+        cast(null(), Integer).label("fy"),
+        func.max(totals.c.gifts),
+        func.max(totals.c.unattributed),
+        func.sum(case((and_(~donor_officer, dp.amount < small_yen), dp.amount), else_=0)),
+        func.sum(case((and_(~donor_officer, dp.amount >= small_yen, over > 0), over), else_=0)),
+        func.sum(case((over > 0, over), else_=0)),
+        *_nulls(texts=True),
+    ).select_from(totals.outerjoin(donor_period, true()))
+
+    unit_period = (
+        select(
+            dp.unit,
+            cast(func.sum(dp.amount), BigInteger).label("total"),
+            func.max(dp.amount).label("top"),
+            func.count().label("members"),
+            func.count(func.distinct(_identities.c.address_key)).label("addresses"),
+        )
+        .select_from(donor_period.join(_identities, _identities.c.id == dp.ident))
+        .group_by(dp.unit)
+        .cte("up")
+    )
+    up = unit_period.c
+    unit_officer = up.unit.in_(any_officer) if any_officer else false()
+    period_amount = up.total if settings.household_sum else up.top
+    unit_over = up.total - limit
+    per_unit = select(
+        literal(_PER_UNIT).label("kind"),
+        cast(null(), Integer).label("fy"),
+        func.sum(case((and_(~unit_officer, period_amount >= threshold), 1), else_=0)),
+        func.sum(case((and_(unit_officer, up.total < small_yen), up.total), else_=0)),
+        func.sum(case((and_(unit_officer, up.total >= small_yen, unit_over > 0), unit_over), else_=0)),
+        func.sum(case((up.members > 1, 1), else_=0)),
+        func.sum(case((up.addresses > 1, 1), else_=0)),
+        *_nulls(texts=True),
+    ).select_from(totals.outerjoin(unit_period, true()))
+
+    unattributed_rows = select(
+        literal(_UNATTRIBUTED).label("kind"),
+        dy.fy,
+        dy.amount,
+        *_nulls(count=4),
+        dy.uname,
+        dy.uaddr,
+        dy.uanon,
+    ).where(dy.ident.is_(None))
+    return union_all(per_year, per_donor, per_unit, unattributed_rows)
+
+
+def _nulls(*, count: int = 0, texts: bool = False) -> list:
+    # Typed NULLs: PostgreSQL resolves a UNION's column types from its first SELECT, and a bare NULL is text.
+    values = [cast(null(), BigInteger) for _ in range(count)]
+    if texts:
+        values += [cast(null(), Text), cast(null(), Text), cast(null(), Boolean)]
+    return values
+
+
+def _summary(session: Session, org: Organisation, as_of: date, inputs: _Inputs) -> PstResult:
+    period, settings, officers = inputs.period, inputs.settings, list(dict.fromkeys(inputs.officers))
+    connection = session.connection()
+    matched = officer_units(connection, org.id, officers)
+    by_end = _excluded_per_fy(period, officers, matched, as_of, settings.officer_basis)
+    officers_by_year = {k: by_end[fy.end] for k, fy in enumerate(period.fiscal_years, start=1)}
+    stmt = summary_statement(org.id, period, as_of, settings, officers_by_year)
+    per_year: dict[int, list[int]] = {}
+    per_donor = per_unit = [0] * 5
+    unattributed: dict[tuple, int] = {}
+    for kind, fy, *values, name, address, anonymous in execute_aggregate(session, stmt):
+        if kind == _UNATTRIBUTED:
+            name_key, address_key = normalise_text(name), normalise_text(address)
+            if anonymous:
+                reason = Exclusion.ANONYMOUS
+            elif not (name_key and address_key):
+                reason = Exclusion.NO_NAME_OR_ADDRESS
+            else:
+                raise StaleIdentities(
+                    "donations without a PST donor identity: run `flask pst reindex` for this organisation"
+                )
+            key = (fy, name_key, address_key, reason)
+            unattributed[key] = unattributed.get(key, 0) + int(values[0])
+            continue
+        numbers = [int(v or 0) for v in values]
+        if kind == _PER_YEAR:
+            per_year[fy] = numbers
+        elif kind == _PER_DONOR:
+            per_donor = numbers
+        else:
+            per_unit = numbers
+
+    counts = tuple(
+        FiscalYearCount(fy, (), count=per_year.get(k, [0] * 5)[0]) for k, fy in enumerate(period.fiscal_years, start=1)
+    )
+    absolute = AbsoluteResult.judge(counts, period, settings.annual_target, settings.abs_normalise)
+    tallies = {reason: [0, 0] for reason in Exclusion}
+    for _count, officer_rows, officer_yen, below_rows, below_yen in per_year.values():
+        tallies[Exclusion.OFFICER][0] += officer_rows
+        tallies[Exclusion.OFFICER][1] += officer_yen
+        tallies[Exclusion.BELOW_THRESHOLD][0] += below_rows
+        tallies[Exclusion.BELOW_THRESHOLD][1] += below_yen
+    for (_fy, _name, _address, reason), yen in unattributed.items():
+        tallies[reason][0] += 1
+        tallies[reason][1] += yen
+
+    gifts, unattributed_yen, small_donors, excess_donors, excess_every_donor = per_donor
+    qualifying, small_officers, excess_officers, several_donors, several_addresses = per_unit
+    relative, relative_warnings = (None, [])
+    if inputs.revenue is not None:
+        sums = RelativeSums(
+            total_gifts=gifts,
+            unattributed=unattributed_yen,
+            qualifying=qualifying,
+            small=small_donors + small_officers,
+            excess=excess_donors + excess_officers,
+            excess_small_org=excess_every_donor,
+        )
+        relative, relative_warnings = relative_from_sums(sums, period, inputs.revenue, settings)
+    no_name = [key for key in unattributed if key[3] is Exclusion.NO_NAME_OR_ADDRESS]
+    data_counts = {
+        "missing_address": len({n for _fy, n, a, _r in no_name if n and not a}),
+        "missing_name": len({a for _fy, n, a, _r in no_name if a and not n}),
+        "household_review": several_donors,
+        "household_multiple_addresses": several_addresses,
+    }
+    warnings = warnings_from_counts(data_counts, officers, period) + relative_warnings
+    return PstResult(
+        period,
+        absolute,
+        relative,
+        (),
+        tuple(warnings),
+        settings,
+        exclusion_totals=tuple(ExclusionTally(reason, rows, yen) for reason, (rows, yen) in tallies.items()),
+    )
 
 
 #: The ``GROUP BY`` holds one group per donor and year (about 100,000 for a million gifts): within PostgreSQL's

@@ -402,6 +402,15 @@ def _warnings(
         "missing_name": len({r.address_key for r in unnamed if r.address_key and not r.name_key}),
         "household_review": sum(1 for u in units.values() if len(u.members) > 1),
         "household_multiple_addresses": sum(1 for u in units.values() if len({a for _, a in u.members}) > 1),
+    }
+    return warnings_from_counts(counts, officers, period)
+
+
+def warnings_from_counts(counts: Mapping[str, int], officers: Sequence[Officer], period: JudgingPeriod) -> list[dict]:
+    """The warnings, in their order, from the data-dependent counts (missing_address, missing_name,
+    household_review, household_multiple_addresses) plus the officers' and the period's own."""
+    counts = {
+        **counts,
         "officer_missing_address": sum(1 for o in officers if not normalise(o.address)),
         "short_history": len(period.fiscal_years) if len(period.fiscal_years) < period.required_years else 0,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from kyodo_fund.certification.dates import JudgingPeriod
 from kyodo_fund.certification.pst_result import RelativeResult, warning
@@ -26,6 +26,24 @@ def unit_total(settings: PstSettings) -> Callable[[Iterable[int]], int]:
     return sum if settings.household_sum else max
 
 
+class RelativeSums(NamedTuple):
+    """What the relative standard needs from the gifts, summed over the judging period: the in-memory path
+    (``relative_standard``) and the platform's SQL (``platform_pst``) both produce it."""
+
+    #: 受入寄附金総額: every gift, unattributed ones included.
+    total_gifts: int
+    #: Anonymous gifts and gifts without a name or an address.
+    unattributed: int
+    #: Units (officers' excluded) whose period total reaches the threshold, for B5.
+    qualifying: int
+    #: Normal case (officer households as one donor): donors under ``small_donor_yen`` …
+    small: int
+    #: … and the others' excess over the 10 % (50 %) limit.
+    excess: int
+    #: B5 case (every officer on their own, no small-donor exclusion): the excess over the limit.
+    excess_small_org: int
+
+
 def relative_standard(
     rows: Sequence[DonorYearTotal],
     officer_units: Mapping[date, set[str]],
@@ -33,19 +51,15 @@ def relative_standard(
     revenue: Sequence[FiscalRevenue],
     settings: PstSettings,
 ) -> tuple[RelativeResult | None, list[dict]]:
-    by_fy = {r.fiscal_year_end: r for r in revenue}
-    outside = sorted(set(by_fy) - {fy.end for fy in period.fiscal_years})
-    notes = [warning("revenue_outside_period", len(outside))] if outside else []
-    missing = [fy.end for fy in period.fiscal_years if fy.end not in by_fy]
-    if missing:
-        return None, [*notes, warning("revenue_incomplete", len(missing))]
-    rows_in = [by_fy[fy.end] for fy in period.fiscal_years]
-    total_revenue = sum(r.total_revenue_yen for r in rows_in)
-    excluded_revenue = sum(r.excluded_revenue_yen for r in rows_in)
-    any_officer = set().union(*officer_units.values())
+    return relative_from_sums(relative_sums(rows, officer_units, settings), period, revenue, settings)
 
+
+def relative_sums(
+    rows: Sequence[DonorYearTotal], officer_units: Mapping[date, set[str]], settings: PstSettings
+) -> RelativeSums:
+    any_officer = set().union(*officer_units.values())
     # One pass: totals per unit (for B5's count), per donor, and per officer unit; which of the last two the limit
-    # uses for officers depends on B5, known only after the pass. An identity belongs to exactly one unit.
+    # uses for officers depends on B5, known only with the revenue. An identity belongs to exactly one unit.
     unit_amounts: dict[str, dict[tuple[str, str], int]] = {}
     donors: dict[tuple[str, str], list] = {}
     officer_donors: dict[tuple[str, str], list] = {}
@@ -80,20 +94,40 @@ def relative_standard(
             entry[1] = entry[1] or row.donor_is_nintei
     total, threshold = unit_total(settings), settings.unit_threshold_yen
     qualifying = sum(1 for a in unit_amounts.values() if total(a.values()) >= threshold)
-    small_org = (
-        total_revenue * 12 < settings.small_org_revenue_yen * period.months
-        and qualifying >= settings.small_org_min_donors
-    )
-    # Officers and their households are one donor for the 10 % limit, except for a small organisation (B5).
-    limited = [*donors.values(), *(officer_donors if small_org else officer_unit_totals).values()]
-    excess = small = 0
-    for amount, nintei in limited:
-        if amount < settings.small_donor_yen and not small_org:
+    excess = small = excess_small_org = 0
+    # Flooring the limit errs on the strict side by under one yen per donor.
+    for amount, nintei in [*donors.values(), *officer_unit_totals.values()]:
+        if amount < settings.small_donor_yen:
             small += amount
         else:
-            # Flooring the limit errs on the strict side by under one yen per donor.
             excess += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
-    anonymous = 0 if small_org else unattributed
+    for amount, nintei in [*donors.values(), *officer_donors.values()]:
+        excess_small_org += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
+    return RelativeSums(total_gifts, unattributed, qualifying, small, excess, excess_small_org)
+
+
+def relative_from_sums(
+    sums: RelativeSums, period: JudgingPeriod, revenue: Sequence[FiscalRevenue], settings: PstSettings
+) -> tuple[RelativeResult | None, list[dict]]:
+    by_fy = {r.fiscal_year_end: r for r in revenue}
+    outside = sorted(set(by_fy) - {fy.end for fy in period.fiscal_years})
+    notes = [warning("revenue_outside_period", len(outside))] if outside else []
+    missing = [fy.end for fy in period.fiscal_years if fy.end not in by_fy]
+    if missing:
+        return None, [*notes, warning("revenue_incomplete", len(missing))]
+    rows_in = [by_fy[fy.end] for fy in period.fiscal_years]
+    total_revenue = sum(r.total_revenue_yen for r in rows_in)
+    excluded_revenue = sum(r.excluded_revenue_yen for r in rows_in)
+    small_org = (
+        total_revenue * 12 < settings.small_org_revenue_yen * period.months
+        and sums.qualifying >= settings.small_org_min_donors
+    )
+    # Officers and their households are one donor for the 10 % limit, and small donors and anonymous gifts leave
+    # both sides, except for a small organisation (B5).
+    excess = sums.excess_small_org if small_org else sums.excess
+    small = 0 if small_org else sums.small
+    anonymous = 0 if small_org else sums.unattributed
+    total_gifts = sums.total_gifts
     numerator = total_gifts - excess - small - anonymous
     denominator = total_revenue - excluded_revenue - small - anonymous
     if settings.rel_include_subsidy:
@@ -114,7 +148,7 @@ def relative_standard(
             total_revenue_yen=total_revenue,
             excluded_revenue_yen=excluded_revenue,
             small_organisation=small_org,
-            qualifying_donors=qualifying,
+            qualifying_donors=sums.qualifying,
         ),
         notes,
     )

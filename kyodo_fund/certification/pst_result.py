@@ -68,14 +68,24 @@ class CountedUnit(NamedTuple):
     amount_yen: int
 
 
+class ExclusionTally(NamedTuple):
+    """Per reason: how many excluded rows (one per donor and fiscal year, as ``ExcludedRow``) and their yen."""
+
+    reason: Exclusion
+    rows: int
+    amount_yen: int
+
+
 @dataclass(frozen=True)
 class FiscalYearCount:
     fiscal_year: FiscalYear
+    #: The counted units with their donors' names; empty in a summary (``count`` then says how many).
     counted: tuple[CountedUnit, ...]
+    count: int | None = None
 
     @property
     def qualifying_donors(self) -> int:
-        return len(self.counted)
+        return len(self.counted) if self.count is None else self.count
 
 
 @dataclass(frozen=True)
@@ -133,10 +143,29 @@ class PstResult:
     excluded: tuple[ExcludedRow, ...]
     warnings: tuple[dict, ...]
     settings: PstSettings
+    #: A summary (the platform's SQL path) leaves ``excluded`` and each year's ``counted`` empty and gives the
+    #: exclusions per reason here instead; ``exclusion_summary`` reads either form.
+    exclusion_totals: tuple[ExclusionTally, ...] | None = None
 
     @property
     def passes(self) -> bool:
         return self.absolute.passes or bool(self.relative and self.relative.passes)
+
+    @property
+    def is_summary(self) -> bool:
+        return self.exclusion_totals is not None
+
+    @property
+    def exclusion_summary(self) -> tuple[ExclusionTally, ...]:
+        """Rows and yen per reason, in reason order, only reasons that occur."""
+        if self.exclusion_totals is not None:
+            return tuple(sorted(t for t in self.exclusion_totals if t.rows))
+        tally: dict[Exclusion, list[int]] = {}
+        for row in self.excluded:
+            entry = tally.setdefault(row.reason, [0, 0])
+            entry[0] += 1
+            entry[1] += row.amount_yen
+        return tuple(ExclusionTally(reason, rows, yen) for reason, (rows, yen) in sorted(tally.items()))
 
     def to_dict(self) -> dict[str, Any]:
         relative = None
@@ -188,6 +217,10 @@ class PstResult:
                 }
                 for e in self.excluded
             ],
+            "exclusion_summary": [
+                {"reason": str(t.reason), "rows": t.rows, "amount_yen": t.amount_yen} for t in self.exclusion_summary
+            ],
+            "summary": self.is_summary,
             "warnings": [dict(w) for w in self.warnings],
             "passes": self.passes,
             "settings": {

@@ -196,6 +196,9 @@ class Donation(DonorDetailsMixin, TimestampMixin, Base):
     #: Hash of an imported row's content, so importing the same file twice adds nothing.
     import_row_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: The donor as the PST identifies them (``certification.identities`` sets it on every flush); NULL = the gift
+    #: cannot be attributed (anonymous, no name or address, no project).
+    pst_identity_id: Mapped[int | None] = mapped_column(ForeignKey("pst_donor_identities.id"), index=True)
 
     recurring: Mapped[RecurringDonation | None] = relationship()
     project: Mapped[Project | None] = relationship()

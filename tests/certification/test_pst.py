@@ -339,7 +339,19 @@ def test_relative_is_null_without_revenue_and_warns_when_a_year_is_missing():
 
 def test_json_shape():
     data = check([*P1, *crowd(1, IN_2024), Gift(IN_2025, 500, "少額", "茅野市1")], revenue=REVENUE).to_dict()
-    assert set(data) == {"period", "absolute", "relative", "excluded", "warnings", "passes", "settings"}
+    assert set(data) == {
+        "period",
+        "absolute",
+        "relative",
+        "excluded",
+        "exclusion_summary",
+        "summary",
+        "warnings",
+        "passes",
+        "settings",
+    }
+    assert data["summary"] is False
+    assert data["exclusion_summary"] == [{"reason": "below_threshold", "rows": 1, "amount_yen": 500}]
     assert data["period"] == {"start": "2024-04-01", "end": "2026-03-31", "months": 24, "required_fiscal_years": 2}
     assert data["absolute"]["fiscal_years"][1] == {
         "start": "2025-04-01",

@@ -20,7 +20,7 @@ from reportlab.pdfgen import canvas
 from kyodo_fund.money import format_yen
 from kyodo_fund.receipts.qr import qr_matrix
 from kyodo_fund.receipts.snapshot import DocumentKind, ReceiptSnapshot, validate_snapshot
-from kyodo_fund.receipts.typesetting import ReusedCIDFont, qr_inline_image, wrap
+from kyodo_fund.receipts.typesetting import ReusedCIDFont, TextBatch, qr_inline_image, text_width, wrap
 from kyodo_fund.tax.kinds import IssuerKind
 from kyodo_fund.wareki import format_wareki
 
@@ -94,6 +94,7 @@ class _Document:
         self.pdf = canvas.Canvas(self.buffer, pagesize=A4, invariant=True, pageCompression=1)
         self.pdf.setTitle(f"{self.title} {snapshot.number}")
         self.pdf.setAuthor(snapshot.issuer.name)
+        self.text = TextBatch(self.pdf)
         self.page = 0
         self.y = TOP
 
@@ -129,38 +130,33 @@ class _Document:
     def _start_page(self) -> None:
         self.page += 1
         self.y = TOP
-        pdf = self.pdf
-        pdf.setFillColor(black)
-        pdf.setFont(MINCHO, 9)
-        pdf.drawRightString(RIGHT, TOP, f"No. {self.s.number}")
-        pdf.drawRightString(RIGHT, TOP - 13, f"発行日 {_date(self.s.issued_on)}")
+        text = self.text
+        text.draw(RIGHT, TOP, f"No. {self.s.number}", MINCHO, 9, align="right")
+        text.draw(RIGHT, TOP - 13, f"発行日 {_date(self.s.issued_on)}", MINCHO, 9, align="right")
         stamps = [label for flag, label in ((self.s.flags.reissue, "再発行"), (self.s.flags.voided, "取消")) if flag]
         for n, label in enumerate(stamps):
             self._stamp(LEFT + n * 84, label)
         if self.page > 1:
-            pdf.setFont(GOTHIC, 11)
-            pdf.drawString(LEFT + 84 * len(stamps), TOP - 8, f"{self.title}（続き）")
+            text.draw(LEFT + 84 * len(stamps), TOP - 8, f"{self.title}（続き）", GOTHIC, 11)
             self.y = TOP - 40
 
     def _stamp(self, x: float, label: str) -> None:
         pdf = self.pdf
         pdf.setStrokeColor(RED)
-        pdf.setFillColor(RED)
         pdf.setLineWidth(1.5)
         pdf.rect(x, TOP - 16, 74, 26)
-        pdf.setFont(GOTHIC, 15)
-        pdf.drawCentredString(x + 37, TOP - 8, label)
-        pdf.setFillColor(black)
         pdf.setStrokeColor(black)
+        self.text.draw(x + 37, TOP - 8, label, GOTHIC, 15, align="centre", color=RED)
 
     def _finish_page(self) -> None:
         pdf = self.pdf
-        pdf.setFillColor(GREY)
-        pdf.setFont(MINCHO, 8)
         label = f"{self.s.number}　{self.page} / "
-        pdf.drawString(PAGE_W / 2 - 30, 30, label)
+        self.text.draw(PAGE_W / 2 - 30, 30, label, MINCHO, 8, color=GREY)
+        # The page's text goes below the 取消 overlay; lines and boxes were drawn as they came, beneath it.
+        self.text.flush()
+        pdf.setFillColor(GREY)  # the page count form draws in the current colour
         pdf.saveState()
-        pdf.translate(PAGE_W / 2 - 30 + pdfmetrics.stringWidth(label, MINCHO, 8), 30)
+        pdf.translate(PAGE_W / 2 - 30 + text_width(label, MINCHO, 8), 30)
         pdf.doForm("page_count")
         pdf.restoreState()
         if self.s.flags.voided:
@@ -196,31 +192,25 @@ class _Document:
         leading = leading or size * 1.6
         for line in wrap(text, font, size, width):
             self._ensure(leading)
-            self.pdf.setFillColor(color)
-            self.pdf.setFont(font, size)
             self.y -= leading
-            self.pdf.drawString(x, self.y + leading * 0.3, line)
-        self.pdf.setFillColor(black)
+            self.text.draw(x, self.y + leading * 0.3, line, font, size, color=color)
 
     def _rows(self, rows: Iterable[tuple[str, str]], *, label_width: float = 110, size: float = 10) -> None:
         leading = size * 1.6
         for label, value in rows:
             lines = wrap(value, MINCHO, size, WIDTH - label_width)
             self._ensure(leading * len(lines))
-            self.pdf.setFont(GOTHIC, size)
-            self.pdf.drawString(LEFT, self.y - leading * 0.7, label)
-            self.pdf.setFont(MINCHO, size)
+            self.text.draw(LEFT, self.y - leading * 0.7, label, GOTHIC, size)
             for line in lines:
                 self.y -= leading
-                self.pdf.drawString(LEFT + label_width, self.y + leading * 0.3, line)
+                self.text.draw(LEFT + label_width, self.y + leading * 0.3, line, MINCHO, size)
 
     # --- blocks -----------------------------------------------------------------------------
 
     def _heading(self) -> None:
         pdf = self.pdf
-        pdf.setFont(GOTHIC, 22)
-        pdf.drawCentredString(PAGE_W / 2, TOP - 45, self.title)
-        half = pdfmetrics.stringWidth(self.title, GOTHIC, 22) / 2 + 12
+        self.text.draw(PAGE_W / 2, TOP - 45, self.title, GOTHIC, 22, align="centre")
+        half = text_width(self.title, GOTHIC, 22) / 2 + 12
         pdf.setLineWidth(0.8)
         for offset in (52, 55):
             pdf.line(PAGE_W / 2 - half, TOP - offset, PAGE_W / 2 + half, TOP - offset)
@@ -240,10 +230,7 @@ class _Document:
 
     def _centred(self, text: str, *, size: float, color: Color = black, font: str = MINCHO) -> None:
         self.y -= size * 1.7
-        self.pdf.setFillColor(color)
-        self.pdf.setFont(font, size)
-        self.pdf.drawCentredString(PAGE_W / 2, self.y, text)
-        self.pdf.setFillColor(black)
+        self.text.draw(PAGE_W / 2, self.y, text, font, size, align="centre", color=color)
 
     def _donor(self) -> None:
         donor = self.s.donor
@@ -252,8 +239,7 @@ class _Document:
         if donor.address:
             self._paragraph(donor.address, size=10.5, width=320)
         self.y -= 26
-        self.pdf.setFont(MINCHO, 16)
-        self.pdf.drawString(LEFT, self.y, f"{donor.name}　様")
+        self.text.draw(LEFT, self.y, f"{donor.name}　様", MINCHO, 16)
         self.pdf.setLineWidth(0.8)
         self.pdf.line(LEFT, self.y - 5, LEFT + 320, self.y - 5)
         self.y -= 20
@@ -264,10 +250,9 @@ class _Document:
         self.y -= 50
         pdf.setLineWidth(1.2)
         pdf.rect(LEFT, self.y, WIDTH, 42)
-        pdf.setFont(GOTHIC, 12)
-        pdf.drawString(LEFT + 14, self.y + 16, "金額")
-        pdf.setFont(GOTHIC, 24)
-        pdf.drawCentredString(PAGE_W / 2 + 20, self.y + 12, format_yen(self.s.total_yen, receipt=True))
+        self.text.draw(LEFT + 14, self.y + 16, "金額", GOTHIC, 12)
+        amount = format_yen(self.s.total_yen, receipt=True)
+        self.text.draw(PAGE_W / 2 + 20, self.y + 12, amount, GOTHIC, 24, align="centre")
         self.y -= 14
         rows = [("但し書き", f"{line.purpose}への寄附金として"), ("受領年月日", _date(line.received_on))]
         if self.s.issuer.kind == IssuerKind.NINTEI_NPO:
@@ -325,14 +310,14 @@ class _Document:
         pad: float,
     ) -> None:
         x = LEFT
-        self.pdf.setFont(font, size)
+        draw = self.text.draw
         for (_, width, align), lines in zip(columns, cells, strict=True):
             for n, text in enumerate(lines):
                 baseline = self.y - pad - size - n * leading + 1
                 if align == "right":
-                    self.pdf.drawRightString(x + width - pad, baseline, text)
+                    draw(x + width - pad, baseline, text, font, size, align="right")
                 else:
-                    self.pdf.drawString(x + pad, baseline, text)
+                    draw(x + pad, baseline, text, font, size)
             x += width
         self.y -= height
         self.pdf.setLineWidth(0.4)
@@ -388,12 +373,10 @@ class _Document:
             font, size = (GOTHIC, 12) if label == "発行者" else (MINCHO, 10)
             lines = wrap(value, font, size, RIGHT - x - label_width)
             self._ensure(len(lines) * size * 1.6)
-            self.pdf.setFont(MINCHO, 9)
-            self.pdf.drawString(x, self.y - size * 1.2, label)
-            self.pdf.setFont(font, size)
+            self.text.draw(x, self.y - size * 1.2, label, MINCHO, 9)
             for line in lines:
                 self.y -= size * 1.6
-                self.pdf.drawString(x + label_width, self.y + size * 0.4, line)
+                self.text.draw(x + label_width, self.y + size * 0.4, line, font, size)
 
     def _verification(self) -> None:
         size = 62.0

@@ -53,6 +53,12 @@ def wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@functools.lru_cache(maxsize=8192)
+def _encoded(text: str, font: str) -> str:
+    """The string operand for a CID font (UTF-16, escaped), remembered as widths are."""
+    return pdfmetrics.getFont(font).formatForPdf(text)
+
+
 class TextBatch:
     """Lines of text collected for one page and written as one text object of PDF operators.
 
@@ -81,10 +87,10 @@ class TextBatch:
             # The same name lookup reportlab's text object makes; it adds the font to the document on first use.
             ops.append(f"{self.pdf._doc.getInternalFontName(font)} {fp_str(size)} Tf")
             self.font = (font, size)
-        if color != self.color:
+        if color is not self.color:  # the module's colour constants: identity is enough, a repeat is harmless
             ops.append(f"{fp_str(color.red, color.green, color.blue)} rg")
             self.color = color
-        ops.append(f"1 0 0 1 {fp_str(x, y)} Tm ({pdfmetrics.getFont(font).formatForPdf(text)}) Tj")
+        ops.append(f"1 0 0 1 {fp_str(x, y)} Tm ({_encoded(text, font)}) Tj")
 
     def flush(self) -> None:
         if self.ops:

@@ -40,6 +40,10 @@ WIDTH = RIGHT - LEFT
 RED = Color(0.75, 0.1, 0.1)
 GREY = Color(0.45, 0.45, 0.45)
 
+QR_SIZE = 62.0
+#: The verification block: its top gap and the QR code (the text beside it is shorter).
+VERIFICATION_HEIGHT = 16 + QR_SIZE
+
 #: A table column: heading, width in points, "left" or "right".
 Column = tuple[str, float, str]
 
@@ -268,7 +272,7 @@ class _Document:
 
     def _table(self) -> None:
         columns = self._columns()
-        size, leading, pad = 9.5, 13.0, 5.0
+        size, leading, pad = 9.5, 13.0, 4.0
         self.y -= 10
         self._table_header(columns)
         for index, line in enumerate(self.s.lines, start=1):
@@ -364,14 +368,18 @@ class _Document:
     def _issuer(self) -> None:
         issuer = self.s.issuer
         self.y -= 12
-        self._ensure(170)  # keep the issuer block and the verification block on one page
         x, label_width = LEFT + 200, 60
         rows = [("発行者", issuer.name), ("所在地", issuer.address)]
         if issuer.representative:
             rows.append(("代表者", issuer.representative))
+        blocks = []
         for label, value in rows:
             font, size = (GOTHIC, 12) if label == "発行者" else (MINCHO, 10)
-            lines = wrap(value, font, size, RIGHT - x - label_width)
+            blocks.append((label, font, size, wrap(value, font, size, RIGHT - x - label_width)))
+        # Keep the issuer block and the verification block together, measured rather than guessed, so that a
+        # monthly donor's twelve gifts still fit on one page with them.
+        self._ensure(sum(len(lines) * size * 1.6 for _, _, size, lines in blocks) + VERIFICATION_HEIGHT)
+        for label, font, size, lines in blocks:
             self._ensure(len(lines) * size * 1.6)
             self.text.draw(x, self.y - size * 1.2, label, MINCHO, 9)
             for line in lines:
@@ -379,9 +387,9 @@ class _Document:
                 self.text.draw(x + label_width, self.y + size * 0.4, line, font, size)
 
     def _verification(self) -> None:
-        size = 62.0
+        size = QR_SIZE
         self.y -= 16
-        self._ensure(size + 10)
+        self._ensure(size)
         top = self.y
         matrix = qr_matrix(self.s.verification_url or self.s.number)
         self.pdf.addLiteral(qr_inline_image(matrix, LEFT, top - size, size))

@@ -1,6 +1,6 @@
 """Receipt PDFs: what each issuer kind must print, marks, long statements, QR, determinism, validation.
 
-The QR code's encoder is compared with segno in test_receipt_qr.py; here the printed code is read back.
+The QR matrices are scanned in test_receipt_qr.py; here the printed code is read back from the page.
 
 Text is extracted with pypdf and, when poppler-utils is installed, with ``pdftotext -layout``. CID text
 comes out with layout spacing, so both sides of every comparison have all whitespace removed.
@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
-import segno
+import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
 from kyodo_fund.receipts.pdf import render_plain_page, render_receipt, validate_snapshot
+from kyodo_fund.receipts.qr import qr_matrix
 from kyodo_fund.receipts.snapshot import (
     Designation,
     DocumentKind,
@@ -215,14 +216,15 @@ def test_qr_code_is_an_image_and_the_url_is_printed(extract):
 
 @pytest.mark.skipif(not PDFTOPPM, reason="pdftoppm (Debian poppler-utils) is not installed")
 def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path):
-    """What a viewer shows, not what the file says: poppler rasterises the page and every module is read at
-    its centre; that must be segno's encoding of the URL (an independent encoder) inside a light border."""
+    """What a viewer shows, not what the file says: poppler rasterises the page; a QR reader (zxing-cpp) finds
+    the code on the whole page and reads the URL, and every module read at its centre is the encoder's, inside a
+    light border."""
     url = "http://127.0.0.1:5000/receipts/verify/T29ZDHSCJV67FMNZKVXRZSY2P7"
     (tmp_path / "r.pdf").write_bytes(render_receipt(snapshot(verification_url=url)))
     content = PdfReader(tmp_path / "r.pdf").pages[0].get_contents().get_data().decode("latin-1")
     placed = re.search(r"q (\S+) 0 0 \S+ (\S+) (\S+) cm\nBI /W (\d+)", content)
     size, x, y, side = float(placed[1]), float(placed[2]), float(placed[3]), int(placed[4])
-    expected = segno.make(url, error="m", mask=2, micro=False).matrix
+    expected = qr_matrix(url)
     border = (side - len(expected)) // 2
     assert border >= 2
     zoom = 4  # pixels per point: about six per module
@@ -231,6 +233,7 @@ def test_the_printed_qr_code_reads_back_as_the_verification_url(tmp_path):
         check=True,
     )
     page = Image.open(tmp_path / "page.png").convert("L")
+    assert [code.text for code in zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.QRCode)] == [url]
     module = size / side
 
     def dark(row: int, column: int) -> bool:  # row 0 at the top, counted from the image's edge
@@ -350,3 +353,22 @@ def test_common_requirements():
         "合計金額が明細の合計と一致しません",
     ]
     assert "寄附の明細がありません" in validate_snapshot(dataclasses.replace(snapshot(), lines=(), total_yen=0))
+
+
+def test_a_monthly_donors_year_fits_on_one_page_with_the_issuer_and_the_qr_code(extract):
+    """Twelve monthly gifts to the fund (the common annual statement) print on one sheet."""
+    lines = [ReceiptLine(date(2025, month, 1), 3_000, "信州協働ファンド") for month in range(1, 13)]
+    statement = snapshot(
+        IssuerKind.KOEKI,
+        number="S-2026-000001",
+        document_kind=DocumentKind.ANNUAL_STATEMENT,
+        lines=lines,
+        period_from=date(2025, 1, 1),
+        period_to=date(2025, 12, 31),
+        tax_estimate_text="所得控除の目安: ¥34,000（所得税率10%の場合 ¥3,400）",
+    )
+    pdf = render_receipt(statement)
+    (page,) = extract(pdf)
+    assert "¥36,000-" in page and "12件" in page
+    assert squeeze(statement.issuer.name) in page and "7KQ2-M9XD" in page
+    assert len(PdfReader(io.BytesIO(pdf)).pages[0].images) == 1  # the QR code on the same page

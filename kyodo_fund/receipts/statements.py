@@ -307,14 +307,14 @@ def _guess_ahead(
     """Start drawing ``drafts`` with the numbers they get if nobody else takes one first: each issuer's counter
     continues from ``last``. Drafts of an issuer whose counter is unknown wait for their real numbers."""
     following = dict(last)
-    guesses = {}
+    numbered = []
     for draft in drafts:
         if draft.issuer.key not in following:
             continue
         following[draft.issuer.key] += 1
-        numbered = _numbered(plan, draft, settings, issued_on, following[draft.issuer.key])
-        guesses[draft.donor_key, draft.group] = _Guess(numbered, renderer.submit(numbered.snapshot))
-    return guesses
+        numbered.append(_numbered(plan, draft, settings, issued_on, following[draft.issuer.key]))
+    pdfs = renderer.submit([n.snapshot for n in numbered])
+    return {(n.draft.donor_key, n.draft.group): _Guess(n, pdf) for n, pdf in zip(numbered, pdfs, strict=True)}
 
 
 def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, emailed_at: Any) -> dict[str, Any]:
@@ -370,7 +370,7 @@ def _issue_group(
         return 0
     issued_on = today_in_tokyo()
     numbered: list[Numbered] = []
-    pdfs: list[Pending] = []
+    pdfs: list[Pending | None] = []
     last: dict[str, int] = {}
     for draft, number in zip(drafts, _take_blocks(session, drafts, issued_on), strict=True):
         guess = pipeline.guesses.pop((draft.donor_key, draft.group), None) if pipeline else None
@@ -381,8 +381,11 @@ def _issue_group(
             pdfs.append(guess.pdf)
         else:
             numbered.append(_numbered(plan, draft, settings, issued_on, number))
-            pdfs.append(renderer.submit(numbered[-1].snapshot))
+            pdfs.append(None)
         last[draft.issuer.key] = number
+    todo = [index for index, pdf in enumerate(pdfs) if pdf is None]
+    for index, pdf in zip(todo, renderer.submit([numbered[i].snapshot for i in todo]), strict=True):
+        pdfs[index] = pdf
     if pipeline:
         pipeline.look_ahead(issued_on, last)
     emails = [

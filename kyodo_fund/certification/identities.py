@@ -8,6 +8,11 @@ corrections, subscriptions, demo data): it looks at the flushed ``Donation`` ins
 ``donor_name`` / ``donor_address`` / ``anonymous`` / ``project_id``. Rows written around the ORM (COPY, bulk SQL)
 are picked up by ``reindex`` (``flask pst reindex``).
 
+Year totals: ``PstIdentityYear`` holds each identity's kept gifts (net of refunds) per fiscal year of the
+organisation; the hook applies each flushed gift's change as a delta (what it added before, what it adds now), so
+the platform PST sums a row per donor and year instead of every gift. A change of the organisation's 決算月
+rebuilds its rows (``rebuild_years``), as does ``reindex``.
+
 Household units (A1): a label (``donor_household``) on a kept gift (paid or partly refunded) joins its donor to the
 label; a unit is a connected group of donors and labels. ``relink_units`` recomputes that for one organisation from
 its DISTINCT (identity, label) pairs and stores each identity's unit (``unit_id``) and each label's unit
@@ -18,14 +23,17 @@ old in-memory check only linked through gifts up to the judging date.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, event, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, event, func, select, update
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.attributes import set_committed_value
 
-from kyodo_fund.certification.models import PstDonorIdentity, PstHouseholdLabel
+from kyodo_fund.certification.dates import fiscal_year_end_for
+from kyodo_fund.certification.models import PstDonorIdentity, PstHouseholdLabel, PstIdentityYear
 from kyodo_fund.certification.pst import normalise
 
 #: Gifts whose labels link households: the ones the PST counts (``platform_pst.PST_STATUSES``).
@@ -34,9 +42,12 @@ KEPT_STATUS_VALUES = ("paid", "partially_refunded")
 IDENTITY_FIELDS = ("donor_name", "donor_address", "anonymous", "project_id")
 #: Changing one of these on a label-bearing gift can change the households.
 LINK_FIELDS = (*IDENTITY_FIELDS, "donor_household", "status")
+#: Changing one of these can change what a gift adds to its identity's year.
+YEAR_FIELDS = (*IDENTITY_FIELDS, "status", "amount_yen", "refunded_yen", "received_on")
 
 _identities = PstDonorIdentity.__table__
 _labels = PstHouseholdLabel.__table__
+_years = PstIdentityYear.__table__
 _CHUNK = 500
 
 
@@ -271,10 +282,117 @@ def reindex(session: Session, organisation_id: int | None = None) -> dict[str, i
         seen += len(batch)
         last_id = batch[-1][0]
     relinked = sum(relink_units(connection, org_id) for org_id in organisations)
-    return {"donations": seen, "reassigned": changed, "units_changed": relinked}
+    years = sum(rebuild_years(connection, org_id) for org_id in organisations)
+    return {"donations": seen, "reassigned": changed, "units_changed": relinked, "year_rows": years}
 
 
 _REINDEX_PAGE = 20_000
+
+
+# --- year totals ---------------------------------------------------------------------------------------------------
+
+#: (project id, identity, received on, net yen) of a kept gift with an identity: what it adds to a year.
+Contribution = tuple[int, int, date, int]
+
+
+def contribution(
+    project_id: int | None, identity: int | None, status: Any, amount: int, refunded: int, received_on: date | None
+) -> Contribution | None:
+    if project_id is None or identity is None or received_on is None or str(status) not in KEPT_STATUS_VALUES:
+        return None
+    return project_id, identity, received_on, int(amount) - int(refunded or 0)
+
+
+def _fiscal_months(connection: Connection, organisation_ids: Iterable[int]) -> dict[int, int]:
+    from kyodo_fund.orgs.models import Organisation
+
+    ids = sorted(set(organisation_ids))
+    months: dict[int, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = connection.execute(
+            select(Organisation.id, Organisation.fiscal_year_end_month).where(
+                Organisation.id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        months.update({org_id: month or 3 for org_id, month in rows})  # March when unsaid, as filings does
+    return months
+
+
+def apply_year_changes(connection: Connection, changes: list[tuple[Contribution | None, Contribution | None]]) -> None:
+    """Apply (before, after) contributions of changed gifts to the year totals: one upsert adding the deltas."""
+    changes = [(old, new) for old, new in changes if old != new]
+    if not changes:
+        return
+    projects = _project_organisations(connection, [c[0] for pair in changes for c in pair if c is not None])
+    months = _fiscal_months(connection, projects.values())
+    deltas: dict[tuple[int, int, date], list[int]] = defaultdict(lambda: [0, 0])
+    for old, new in changes:
+        for sign, item in ((-1, old), (1, new)):
+            if item is None or item[0] not in projects:
+                continue
+            project_id, identity, received_on, yen = item
+            org_id = projects[project_id]
+            delta = deltas[org_id, identity, fiscal_year_end_for(received_on, months[org_id])]
+            delta[0] += sign * yen
+            delta[1] += sign
+    rows = [
+        {"organisation_id": o, "identity_id": i, "fiscal_year_end": fy, "amount_yen": yen, "gifts": n}
+        for (o, i, fy), (yen, n) in deltas.items()
+        if yen or n
+    ]
+    insert = _insert_for(connection)
+    for start in range(0, len(rows), _CHUNK):
+        stmt = insert(_years).values(rows[start : start + _CHUNK])
+        connection.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["identity_id", "fiscal_year_end"],
+                set_={
+                    "amount_yen": _years.c.amount_yen + stmt.excluded.amount_yen,
+                    "gifts": _years.c.gifts + stmt.excluded.gifts,
+                },
+            )
+        )
+    emptied = sorted({row["identity_id"] for row in rows if row["gifts"] < 0})
+    for start in range(0, len(emptied), _CHUNK):
+        connection.execute(
+            delete(_years).where(_years.c.identity_id.in_(emptied[start : start + _CHUNK]), _years.c.gifts <= 0)
+        )
+
+
+def rebuild_years(connection: Connection, organisation_id: int) -> int:
+    """Recompute the organisation's year totals from its gifts (after a change of 決算月, or a repair)."""
+    from kyodo_fund.donations.models import Donation
+    from kyodo_fund.projects.models import Project
+
+    month = _fiscal_months(connection, [organisation_id]).get(organisation_id, 3)
+    connection.execute(delete(_years).where(_years.c.organisation_id == organisation_id))
+    per_day = connection.execute(
+        select(
+            Donation.pst_identity_id,
+            Donation.received_on,
+            func.sum(Donation.amount_yen - Donation.refunded_yen),
+            func.count(),
+        )
+        .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
+        .where(
+            Donation.status.in_(KEPT_STATUS_VALUES),
+            Donation.pst_identity_id.is_not(None),
+            Donation.received_on.is_not(None),
+        )
+        .group_by(Donation.pst_identity_id, Donation.received_on)
+    )
+    totals: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
+    for identity, received_on, yen, count in per_day:
+        total = totals[identity, fiscal_year_end_for(received_on, month)]
+        total[0] += int(yen)
+        total[1] += int(count)
+    rows = [
+        {"organisation_id": organisation_id, "identity_id": i, "fiscal_year_end": fy, "amount_yen": yen, "gifts": n}
+        for (i, fy), (yen, n) in totals.items()
+    ]
+    for start in range(0, len(rows), 5_000):
+        connection.execute(_years.insert(), rows[start : start + 5_000])
+    return len(rows)
 
 
 # --- the flush hook ------------------------------------------------------------------------------------------------
@@ -289,31 +407,64 @@ def _old_value(state: Any, field: str) -> Any:
     return history.deleted[0] if history.deleted else getattr(state.obj(), field)
 
 
+def _before(state: Any, obj: Any, field: str) -> Any:
+    """The committed value of ``field`` before this flush's change (the current one when unchanged)."""
+    history = state.attrs[field].history
+    return history.deleted[0] if history.deleted else getattr(obj, field)
+
+
+def _gift_contribution(obj: Any, *, identity: int | None = None, state: Any = None) -> Contribution | None:
+    """What ``obj`` adds to a year now, or (with ``state``) before this flush, with the identity it had then."""
+    if state is None:
+        values = [getattr(obj, f) for f in ("project_id", "status", "amount_yen", "refunded_yen", "received_on")]
+        identity = obj.pst_identity_id
+    else:
+        values = [_before(state, obj, f) for f in ("project_id", "status", "amount_yen", "refunded_yen", "received_on")]
+    project_id, status, amount, refunded, received_on = values
+    return contribution(project_id, identity, status, amount, refunded, received_on)
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context: Any) -> None:
     from kyodo_fund.donations.models import Donation
+    from kyodo_fund.orgs.models import Organisation
 
     touched: list[Donation] = []
     relink_projects: set[int] = set()
+    #: Gifts whose year contribution may change: (gift, its state, its identity before this flush) or, for a new
+    #: gift, (gift, None, None).
+    counted: list[tuple[Donation, Any, int | None]] = []
+    removed: list[Contribution | None] = []
+    new_fiscal_year: list[int] = []
     for obj in session.new:
         if isinstance(obj, Donation):
             touched.append(obj)
+            counted.append((obj, None, None))
             if str(obj.donor_household or "").strip() and obj.status in KEPT_STATUS_VALUES:
                 relink_projects.add(obj.project_id)
     for obj in session.dirty:
+        if isinstance(obj, Organisation):
+            if attributes.instance_state(obj).attrs["fiscal_year_end_month"].history.has_changes():
+                new_fiscal_year.append(obj.id)
+            continue
         if not isinstance(obj, Donation):
             continue
         state = attributes.instance_state(obj)
         if any(_history_changed(state, f) for f in IDENTITY_FIELDS):
             touched.append(obj)
+        if any(_history_changed(state, f) for f in YEAR_FIELDS):
+            counted.append((obj, state, obj.pst_identity_id))
         if any(_history_changed(state, f) for f in LINK_FIELDS) and (
             str(obj.donor_household or "").strip() or str(_old_value(state, "donor_household") or "").strip()
         ):
             relink_projects.update({obj.project_id, _old_value(state, "project_id")})
     for obj in session.deleted:
-        if isinstance(obj, Donation) and str(obj.donor_household or "").strip():
-            relink_projects.add(obj.project_id)
-    if not touched and not relink_projects:
+        if isinstance(obj, Donation):
+            # What it added as last committed (a gift changed and deleted in one flush is rare, but possible).
+            removed.append(_gift_contribution(obj, identity=obj.pst_identity_id, state=attributes.instance_state(obj)))
+            if str(obj.donor_household or "").strip():
+                relink_projects.add(obj.project_id)
+    if not (touched or relink_projects or counted or removed or new_fiscal_year):
         return
     connection = session.connection()
     if touched:
@@ -326,6 +477,16 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
                 set_committed_value(donation, "pst_identity_id", changed[donation.id])
                 if str(donation.donor_household or "").strip():
                     relink_projects.add(donation.project_id)
+    # Before: what the gift added as committed (nothing for a new one); after: what it adds now, with the identity
+    # assigned above.
+    changes = [
+        (None if state is None else _gift_contribution(obj, identity=before, state=state), _gift_contribution(obj))
+        for obj, state, before in counted
+    ]
+    changes += [(old, None) for old in removed]
+    apply_year_changes(connection, changes)
+    for org_id in new_fiscal_year:
+        rebuild_years(connection, org_id)
     relink_projects.discard(None)
     for org_id in sorted(set(_project_organisations(connection, relink_projects).values())):
         relink_units(connection, org_id)

@@ -8,6 +8,8 @@ year, pst_identity_id)`` over integers, joined to the identities for each gift's
 qualifying units per year, officers' units, the exclusion totals, the relative standard's sums — computed from that
 inside the same statement, which returns a handful of rows per fiscal year. Only the gifts that cannot be attributed
 (anonymous, no name or address: a small share) come back as raw-text groups, normalised here to count them.
+The donors' amounts per fiscal year are read from the year totals kept on write (``PstIdentityYear``), one row per
+donor and year rather than one per gift.
 
 ``pst_details_for_organisation`` is the reference path with the per-donor lists (``flask pst org --json``): one
 ``GROUP BY`` per (fiscal year, raw donor name, raw address, household label, anonymous), merged in Python by the
@@ -32,14 +34,12 @@ import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Integer,
-    Text,
     and_,
     case,
     cast,
@@ -54,9 +54,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from kyodo_fund.certification.dates import JudgingPeriod, judging_period
+from kyodo_fund.certification.dates import JudgingPeriod, add_months, end_of_month, judging_period
 from kyodo_fund.certification.filings import fiscal_year_end_month
-from kyodo_fund.certification.models import FiscalRevenue, LegalState, PstDonorIdentity, PstHouseholdLabel
+from kyodo_fund.certification.models import (
+    FiscalRevenue,
+    LegalState,
+    PstDonorIdentity,
+    PstHouseholdLabel,
+    PstIdentityYear,
+)
 from kyodo_fund.certification.pst import (
     DonorYearTotal,
     Exclusion,
@@ -280,8 +286,9 @@ def _detailed(session: Session, org: Organisation, as_of: date, inputs: _Inputs)
 
 _identities = PstDonorIdentity.__table__
 _labels = PstHouseholdLabel.__table__
+_years = PstIdentityYear.__table__
 #: Kinds of row the summary statement returns (one column ``kind``), see ``summary_statement``.
-_PER_YEAR, _PER_DONOR, _PER_UNIT, _UNATTRIBUTED = 1, 2, 3, 4
+_PER_YEAR, _PER_DONOR, _PER_UNIT = 1, 2, 3
 
 
 def officer_units(connection: Any, organisation_id: int, officers: Sequence[Officer]) -> dict[Officer, set[int]]:
@@ -322,40 +329,50 @@ def summary_statement(
     as_of: date,
     settings: PstSettings,
     officers_by_year: Mapping[int, set[int]],
+    unattributed_yen: int = 0,
 ):
-    """One statement; rows (kind, fiscal_year, v1..v5, name, address, anonymous):
+    """One statement; rows (kind, fiscal_year, v1..v5):
 
     * ``_PER_YEAR`` per fiscal year: qualifying units, officer rows and yen, below-threshold rows and yen;
     * ``_PER_DONOR`` once: total gifts, unattributed yen, and the relative standard's donor sums (small donors,
       excess over the 10 % limit from ¥1,000 up, excess of every donor);
     * ``_PER_UNIT`` once: qualifying units over the period (B5), officer units' small and excess sums, units with
-      several donors, units with several addresses;
-    * ``_UNATTRIBUTED`` per fiscal year and raw (name, address, anonymous) of gifts without an identity.
+      several donors, units with several addresses.
 
-    ``officers_by_year`` maps a fiscal year's 1-based index to the units excluded as officers' that year.
+    Donors' amounts per fiscal year come from the year totals kept on write (``PstIdentityYear``), except for a
+    first fiscal year shortened by the establishment date, whose gifts are summed here (the stored year would
+    include gifts from before the organisation existed). ``unattributed_yen`` is what ``unattributed_statement``
+    found. ``officers_by_year`` maps a fiscal year's 1-based index to the units excluded as officers' that year.
     """
-    received = Donation.received_on
-    fiscal_year = case(
-        *((received <= fy.end, index) for index, fy in enumerate(period.fiscal_years, start=1)), else_=0
-    ).label("fy")
-    identity = Donation.pst_identity_id
-    unattributed = identity.is_(None)
-    raw_name = case((unattributed, Donation.donor_name)).label("uname")
-    raw_address = case((unattributed, Donation.donor_address)).label("uaddr")
-    raw_anonymous = case((unattributed, Donation.anonymous)).label("uanon")
-    # Explicit BIGINT: PostgreSQL's sum over bigint is numeric, whose division would not floor the 10 % limit.
-    amount = cast(func.sum(Donation.amount_yen - Donation.refunded_yen), BigInteger)
-    per_gift_year = (
-        select(fiscal_year, identity.label("ident"), raw_name, raw_address, raw_anonymous, amount.label("amount"))
-        .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
-        .where(
-            Donation.status.in_(PST_STATUSES),
-            received >= period.start,
-            received <= min(period.end, as_of),
+    years = _years
+    full = {fy.end: index for index, fy in enumerate(period.fiscal_years, start=1) if _is_whole(fy)}
+    parts = []
+    if full:
+        parts.append(
+            select(
+                case(*((years.c.fiscal_year_end == end, index) for end, index in full.items()), else_=0).label("fy"),
+                years.c.identity_id.label("ident"),
+                years.c.amount_yen.label("amount"),
+            ).where(years.c.organisation_id == organisation_id, years.c.fiscal_year_end.in_(list(full)))
         )
-        .group_by(fiscal_year, identity, raw_name, raw_address, raw_anonymous)
-        .cte("dy")
-    )
+    for index, fy in enumerate(period.fiscal_years, start=1):
+        if fy.end not in full:
+            parts.append(
+                select(
+                    literal(index).label("fy"),
+                    Donation.pst_identity_id.label("ident"),
+                    cast(func.sum(Donation.amount_yen - Donation.refunded_yen), BigInteger).label("amount"),
+                )
+                .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
+                .where(
+                    Donation.status.in_(PST_STATUSES),
+                    Donation.pst_identity_id.is_not(None),
+                    Donation.received_on >= fy.start,
+                    Donation.received_on <= min(fy.end, as_of),
+                )
+                .group_by(Donation.pst_identity_id)
+            )
+    per_gift_year = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("dy")
     dy = per_gift_year.c
     unit = func.coalesce(_identities.c.unit_id, _identities.c.id)
     donor_year = (
@@ -391,12 +408,11 @@ def summary_statement(
         func.sum(case((uy.officer == 1, uy.total), else_=0)),
         func.sum(case((and_(counts, unit_amount < threshold), uy.members), else_=0)),
         func.sum(case((and_(counts, unit_amount < threshold), uy.total), else_=0)),
-        *_nulls(texts=True),
     ).group_by(uy.fy)
 
     totals = select(
-        cast(func.sum(dy.amount), BigInteger).label("gifts"),
-        cast(func.sum(case((dy.ident.is_(None), dy.amount), else_=0)), BigInteger).label("unattributed"),
+        cast(func.coalesce(func.sum(dy.amount), 0) + unattributed_yen, BigInteger).label("gifts"),
+        cast(literal(unattributed_yen), BigInteger).label("unattributed"),
     ).cte("tot")
     limit = (totals.c.gifts * 10 // 100).label("limit")
     any_officer = sorted(set().union(*officers_by_year.values())) if officers_by_year else []
@@ -417,7 +433,6 @@ def summary_statement(
         func.sum(case((and_(~donor_officer, dp.amount < small_yen), dp.amount), else_=0)),
         func.sum(case((and_(~donor_officer, dp.amount >= small_yen, over > 0), over), else_=0)),
         func.sum(case((over > 0, over), else_=0)),
-        *_nulls(texts=True),
     ).select_from(totals.outerjoin(donor_period, true()))
 
     unit_period = (
@@ -444,27 +459,35 @@ def summary_statement(
         func.sum(case((and_(unit_officer, up.total >= small_yen, unit_over > 0), unit_over), else_=0)),
         func.sum(case((up.members > 1, 1), else_=0)),
         func.sum(case((up.addresses > 1, 1), else_=0)),
-        *_nulls(texts=True),
     ).select_from(totals.outerjoin(unit_period, true()))
 
-    unattributed_rows = select(
-        literal(_UNATTRIBUTED).label("kind"),
-        dy.fy,
-        dy.amount,
-        *_nulls(count=4),
-        dy.uname,
-        dy.uaddr,
-        dy.uanon,
-    ).where(dy.ident.is_(None))
-    return union_all(per_year, per_donor, per_unit, unattributed_rows)
+    return union_all(per_year, per_donor, per_unit)
 
 
-def _nulls(*, count: int = 0, texts: bool = False) -> list:
-    # Typed NULLs: PostgreSQL resolves a UNION's column types from its first SELECT, and a bare NULL is text.
-    values = [cast(null(), BigInteger) for _ in range(count)]
-    if texts:
-        values += [cast(null(), Text), cast(null(), Text), cast(null(), Boolean)]
-    return values
+def _is_whole(fy: Any) -> bool:
+    """A fiscal year of twelve months, as the year totals are kept (not one shortened by the establishment)."""
+    return fy.start == end_of_month(add_months(fy.end, -12)) + timedelta(days=1)
+
+
+def unattributed_statement(organisation_id: int, period: JudgingPeriod, as_of: date):
+    """(fiscal year, raw name, raw address, anonymous, yen) of the kept gifts without a donor identity (anonymous,
+    or lacking a name or an address): a small share, found through the index on ``pst_identity_id``."""
+    received = Donation.received_on
+    fiscal_year = case(
+        *((received <= fy.end, index) for index, fy in enumerate(period.fiscal_years, start=1)), else_=0
+    ).label("fy")
+    keys = [fiscal_year, Donation.donor_name, Donation.donor_address, Donation.anonymous]
+    return (
+        select(*keys, cast(func.sum(Donation.amount_yen - Donation.refunded_yen), BigInteger))
+        .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
+        .where(
+            Donation.pst_identity_id.is_(None),
+            Donation.status.in_(PST_STATUSES),
+            received >= period.start,
+            received <= min(period.end, as_of),
+        )
+        .group_by(*keys)
+    )
 
 
 def _summary(session: Session, org: Organisation, as_of: date, inputs: _Inputs) -> PstResult:
@@ -473,24 +496,23 @@ def _summary(session: Session, org: Organisation, as_of: date, inputs: _Inputs) 
     matched = officer_units(connection, org.id, officers)
     by_end = _excluded_per_fy(period, officers, matched, as_of, settings.officer_basis)
     officers_by_year = {k: by_end[fy.end] for k, fy in enumerate(period.fiscal_years, start=1)}
-    stmt = summary_statement(org.id, period, as_of, settings, officers_by_year)
+    unattributed: dict[tuple, int] = {}
+    for fy, name, address, anonymous, yen in connection.execute(unattributed_statement(org.id, period, as_of)):
+        name_key, address_key = normalise_text(name), normalise_text(address)
+        if anonymous:
+            reason = Exclusion.ANONYMOUS
+        elif not (name_key and address_key):
+            reason = Exclusion.NO_NAME_OR_ADDRESS
+        else:
+            raise StaleIdentities(
+                "donations without a PST donor identity: run `flask pst reindex` for this organisation"
+            )
+        key = (fy, name_key, address_key, reason)
+        unattributed[key] = unattributed.get(key, 0) + int(yen)
+    stmt = summary_statement(org.id, period, as_of, settings, officers_by_year, sum(unattributed.values()))
     per_year: dict[int, list[int]] = {}
     per_donor = per_unit = [0] * 5
-    unattributed: dict[tuple, int] = {}
-    for kind, fy, *values, name, address, anonymous in execute_aggregate(session, stmt):
-        if kind == _UNATTRIBUTED:
-            name_key, address_key = normalise_text(name), normalise_text(address)
-            if anonymous:
-                reason = Exclusion.ANONYMOUS
-            elif not (name_key and address_key):
-                reason = Exclusion.NO_NAME_OR_ADDRESS
-            else:
-                raise StaleIdentities(
-                    "donations without a PST donor identity: run `flask pst reindex` for this organisation"
-                )
-            key = (fy, name_key, address_key, reason)
-            unattributed[key] = unattributed.get(key, 0) + int(values[0])
-            continue
+    for kind, fy, *values in execute_aggregate(session, stmt):
         numbers = [int(v or 0) for v in values]
         if kind == _PER_YEAR:
             per_year[fy] = numbers

@@ -3,7 +3,7 @@ household units follow label changes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -155,3 +155,74 @@ def test_units_follow_label_changes_and_kept_status(db_session, project):
     ) == {"田中家"}
     # Nothing left to change: a second relink updates nothing.
     assert relink_units(db_session, project.organisation_id) == 0
+
+
+def stored_years(session, organisation_id: int) -> dict:
+    from kyodo_fund.certification.models import PstIdentityYear
+
+    rows = session.scalars(select(PstIdentityYear).where(PstIdentityYear.organisation_id == organisation_id))
+    return {(r.identity_id, r.fiscal_year_end): (r.amount_yen, r.gifts) for r in rows}
+
+
+def recomputed_years(session, organisation_id: int) -> dict:
+    """The year totals from scratch, gift by gift: what the flush hook must have kept."""
+    from kyodo_fund.certification.dates import fiscal_year_end_for
+    from kyodo_fund.orgs.models import Organisation
+
+    session.expire_all()
+    month = session.get(Organisation, organisation_id).fiscal_year_end_month or 3
+    totals: dict = {}
+    for d in session.scalars(select(Donation)):
+        kept = d.status in (DonationStatus.PAID, DonationStatus.PARTIALLY_REFUNDED)
+        if d.project is None or d.project.organisation_id != organisation_id or not kept or d.pst_identity_id is None:
+            continue
+        key = (d.pst_identity_id, fiscal_year_end_for(d.received_on, month))
+        amount, gifts = totals.get(key, (0, 0))
+        totals[key] = (amount + d.amount_yen - d.refunded_yen, gifts + 1)
+    return totals
+
+
+def test_year_totals_follow_every_change_of_a_gift_and_of_the_fiscal_year(db_session, project):
+    org_id = project.organisation_id
+    other = make_project(db_session, make_org(db_session))
+    today = today_in_tokyo()
+
+    def check() -> None:
+        db_session.flush()
+        assert stored_years(db_session, org_id) == recomputed_years(db_session, org_id)
+        assert stored_years(db_session, other.organisation_id) == recomputed_years(db_session, other.organisation_id)
+
+    a = make_donation(db_session, project, donor_name="北沢 一", donor_address="上田市1", amount_yen=5_000)
+    b = make_donation(db_session, project, donor_name="北沢 一", donor_address="上田市１", amount_yen=2_000)
+    c = make_donation(db_session, project, donor_name="南 二", donor_address="飯田市2", status=DonationStatus.PENDING)
+    check()
+    assert stored_years(db_session, org_id)[a.pst_identity_id, recomputed_key(a, db_session)] == (7_000, 2)
+    b.refunded_yen, b.status = 500, DonationStatus.PARTIALLY_REFUNDED  # partial refund: net counts
+    check()
+    c.status, c.received_on = DonationStatus.PAID, today  # paid later
+    check()
+    a.received_on = today - timedelta(days=400)  # moved into an earlier fiscal year
+    check()
+    b.status, b.refunded_yen = DonationStatus.REFUNDED, b.amount_yen  # fully refunded: leaves the totals
+    check()
+    a.donor_name = "北澤 一"  # a correction: another identity
+    check()
+    c.anonymous = True  # no identity any more
+    check()
+    a.project_id = other.id  # to another organisation's project
+    check()
+    db_session.delete(a)
+    check()
+    # 決算月 changes: every stored year of the organisation is regrouped (the gift below was in FY ending in March).
+    make_donation(db_session, project, donor_name="東 三", donor_address="松本市3", received_on=date(2026, 11, 1))
+    check()
+    assert {fy for _i, fy in stored_years(db_session, org_id)} == {date(2027, 3, 31)}
+    project.organisation.fiscal_year_end_month = 12
+    check()
+    assert all(fy.month == 12 for _i, fy in stored_years(db_session, org_id))
+
+
+def recomputed_key(donation, session):
+    from kyodo_fund.certification.dates import fiscal_year_end_for
+
+    return fiscal_year_end_for(donation.received_on, donation.project.organisation.fiscal_year_end_month or 3)

@@ -95,3 +95,77 @@ def test_postgres_schema_from_migrations_refuses_changes_to_audit_and_ledger(emp
             conn.execute(text("UPDATE ledger_accounts SET label = 'general fund'"))
     finally:
         engine.dispose()
+
+
+def test_pst_identity_migration_backfills_existing_gifts(empty_database):
+    """Gifts written before the PST identities existed get them, their households and their year totals."""
+    from datetime import date
+
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from kyodo_fund.certification.identities import reindex
+    from kyodo_fund.certification.models import PstDonorIdentity, PstIdentityYear
+    from kyodo_fund.donations.models import Donation
+    from tests.factories import make_org, make_project
+
+    cfg = alembic_config(empty_database)
+    command.upgrade(cfg, "ed534c8e9fbd")  # the schema before identities
+    engine = make_engine(empty_database)
+    try:
+        with Session(engine) as session:
+            project = make_project(session, make_org(session))
+            org_id = project.organisation_id
+            columns = {c.name for c in Donation.__table__.columns} - {"pst_identity_id"}
+            gifts = [
+                ("田中 太郎", "長野市1", "田中家", "paid", date(2025, 3, 31), 3_000),
+                ("田中　太郎", "長野市１", "", "paid", date(2025, 4, 1), 2_000),  # the same person, next FY
+                ("田中 花子", "長野市1", "田中家", "partially_refunded", date(2025, 4, 2), 5_000),
+                ("匿名", "長野市2", "", "paid", date(2025, 5, 1), 1_000),
+                ("鈴木 一", "", "", "paid", date(2025, 5, 1), 4_000),  # no address: no identity
+            ]
+            for n, (name, address, household, status, received_on, amount) in enumerate(gifts):
+                row = {
+                    "public_id": f"m{n}",
+                    "project_id": project.id,
+                    "kind": "one_off",
+                    "channel": "offline",
+                    "method": "cash",
+                    "status": status,
+                    "amount_yen": amount,
+                    "refunded_yen": 1_000 if status == "partially_refunded" else 0,
+                    "donor_name": name,
+                    "donor_address": address,
+                    "donor_household": household,
+                    "anonymous": name == "匿名",
+                    "received_on": received_on,
+                }
+                session.execute(insert(Donation.__table__).values({k: v for k, v in row.items() if k in columns}))
+            session.commit()
+        command.upgrade(cfg, "head")
+        with Session(engine) as session:
+            migrated = {
+                table: sorted(tuple(r) for r in session.execute(select(*table.c)).all())
+                for table in (Donation.__table__, PstDonorIdentity.__table__, PstIdentityYear.__table__)
+            }
+            identities = dict(session.execute(select(Donation.donor_name, Donation.pst_identity_id)).all())
+            assert identities["匿名"] is None and identities["鈴木 一"] is None
+            assert identities["田中 太郎"] == identities["田中　太郎"] != identities["田中 花子"]
+            taro, hanako = identities["田中 太郎"], identities["田中 花子"]
+            assert session.get(PstDonorIdentity, hanako).unit_id == taro  # one household through the label
+            years = {
+                (y.identity_id, y.fiscal_year_end): (y.amount_yen, y.gifts)
+                for y in session.scalars(select(PstIdentityYear))
+            }
+            assert years == {
+                (taro, date(2025, 3, 31)): (3_000, 1),
+                (taro, date(2026, 3, 31)): (2_000, 1),
+                (hanako, date(2026, 3, 31)): (4_000, 1),
+            }
+            # The migration's own code agrees with the application's (``flask pst reindex``) row for row.
+            reindex(session, org_id)
+            session.flush()
+            for table, rows in migrated.items():
+                assert sorted(tuple(r) for r in session.execute(select(*table.c)).all()) == rows, table.name
+    finally:
+        engine.dispose()

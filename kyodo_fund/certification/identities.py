@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, event, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, event, func, select, tuple_, update
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -86,16 +86,18 @@ def _insert_for(connection: Connection):
 
 
 def _read_identities(connection: Connection, organisation_id: int, keys: set[tuple[str, str]]) -> dict:
-    names = sorted({n for n, _a in keys})
+    # By (name, address) pairs, not by name: common names are shared by thousands of identities, and a lookup by
+    # name alone read them all again for every page of a reindex.
+    wanted = sorted(keys)
     found = {}
-    for start in range(0, len(names), _CHUNK):
+    for start in range(0, len(wanted), _CHUNK):
         rows = connection.execute(
             select(_identities.c.name_key, _identities.c.address_key, _identities.c.id).where(
                 _identities.c.organisation_id == organisation_id,
-                _identities.c.name_key.in_(names[start : start + _CHUNK]),
+                tuple_(_identities.c.name_key, _identities.c.address_key).in_(wanted[start : start + _CHUNK]),
             )
         )
-        found.update({(n, a): i for n, a, i in rows if (n, a) in keys})
+        found.update({(n, a): i for n, a, i in rows})
     return found
 
 

@@ -85,9 +85,21 @@ def _insert_for(connection: Connection):
     return insert
 
 
+#: From this many keys on, reading all of the organisation's identities at once is cheaper than looking them up.
+_READ_ALL_FROM = 1_000
+
+
 def _read_identities(connection: Connection, organisation_id: int, keys: set[tuple[str, str]]) -> dict:
     # By (name, address) pairs, not by name: common names are shared by thousands of identities, and a lookup by
-    # name alone read them all again for every page of a reindex.
+    # name alone read them all again for every page of a reindex. A page of a reindex holds thousands of keys,
+    # where one scan of the organisation's identities beats a long row-value IN list.
+    if len(keys) >= _READ_ALL_FROM:
+        rows = connection.execute(
+            select(_identities.c.name_key, _identities.c.address_key, _identities.c.id).where(
+                _identities.c.organisation_id == organisation_id
+            )
+        )
+        return {(n, a): i for n, a, i in rows if (n, a) in keys}
     wanted = sorted(keys)
     found = {}
     for start in range(0, len(wanted), _CHUNK):

@@ -389,7 +389,13 @@ def test_stale_identities_are_refused_not_misjudged(app, app_ctx, db_session, ca
         pst_for_organisation(db_session, org, AS_OF, config=config(app, **DIRECT))
 
 
-def test_flask_pst_reindex_restores_identities_and_units(app, db_session, cast, worked, runner):
+@pytest.mark.parametrize("read_all_from", [1, 1_000])  # identities read all at once, or looked up by key
+def test_flask_pst_reindex_restores_identities_and_units(
+    app, db_session, cast, worked, runner, monkeypatch, read_all_from
+):
+    from kyodo_fund.certification import identities
+
+    monkeypatch.setattr(identities, "_READ_ALL_FROM", read_all_from)
     org, _projects = worked
     table = Donation.__table__
     before = dict(db_session.execute(select(table.c.id, table.c.pst_identity_id)).all())

@@ -90,6 +90,9 @@ class Receipt(Base):
             postgresql_where=text("kind = 'original'"),
         ),
         Index("ix_receipts_statement_donor", "issuer_key", "period_year", "donor_key"),
+        # "Has this donor a statement for the year?", per batch of an annual run, whatever the issuer: without it
+        # each batch scanned every statement issued so far.
+        Index("ix_receipts_donor_period", "donor_key", "period_year"),
         Index("ix_receipts_kind_status", "kind", "status"),
         CheckConstraint("number > 0", name="number_positive"),
         CheckConstraint("reissue_seq >= 0", name="reissue_seq_non_negative"),

@@ -49,9 +49,12 @@ def load_config(app: Flask, env: str | None, overrides: dict | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from kyodo_fund.certification.identities import register_flush_hook
     from kyodo_fund.i18n import select_locale
 
     db.init_app(app)
+    # Every write of a gift keeps its PST donor identity, household and year totals current.
+    register_flush_hook()
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
     limiter.init_app(app)

@@ -5,8 +5,8 @@ name + address (``pst.normalise``: NFKC, whitespace removed, case-folded — not
 or NULL when the gift cannot be attributed (A2: anonymous, no name or no address; or the general fund). One
 ``after_flush`` hook on every ``Session`` does it for every write path (checkout, offline entry, imports, admin
 corrections, subscriptions, demo data): it looks at the flushed ``Donation`` inserts and the updates that change
-``donor_name`` / ``donor_address`` / ``anonymous`` / ``project_id``. Rows written around the ORM (COPY, bulk SQL)
-are picked up by ``reindex`` (``flask pst reindex``).
+``donor_name`` / ``donor_address`` / ``anonymous`` / ``project_id``; ``create_app`` installs it. Rows written
+around the ORM (COPY, bulk SQL) are picked up by ``reindex`` (``flask pst reindex``).
 
 Year totals: ``PstIdentityYear`` holds each identity's kept gifts (net of refunds) per fiscal year of the
 organisation; the hook applies each flushed gift's change as a delta (what it added before, what it adds now), so
@@ -438,7 +438,12 @@ def _gift_contribution(obj: Any, *, identity: int | None = None, state: Any = No
     return contribution(project_id, identity, status, amount, refunded, received_on)
 
 
-@event.listens_for(Session, "after_flush")
+def register_flush_hook() -> None:
+    """Install the hook on every ``Session`` (``create_app`` calls this; installing it twice is a no-op)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
 def _after_flush(session: Session, _flush_context: Any) -> None:
     from kyodo_fund.donations.models import Donation
     from kyodo_fund.orgs.models import Organisation

@@ -306,7 +306,3 @@ class PstIdentityYear(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     amount_yen: Mapped[int] = mapped_column(BigInteger, default=0)
     gifts: Mapped[int] = mapped_column(Integer, default=0)
-
-
-# The flush hook that keeps the identities above up to date (imported last: it needs the models).
-from kyodo_fund.certification import identities as _identities  # noqa: E402, F401

@@ -150,6 +150,18 @@ def issue_receipt(session: Session, donation: Donation, actor: Actor) -> Receipt
     return receipt
 
 
+def printed_fields(snapshot: ReceiptSnapshot, actor: Actor) -> dict[str, Any]:
+    """The columns of a new ``Receipt`` that come from what is printed, and who issued it."""
+    return {
+        "display_number": snapshot.number,
+        "amount_yen": snapshot.total_yen,
+        "issued_on": snapshot.issued_on,
+        "snapshot": snapshot.to_dict(),
+        "verification_code": snapshot.verification_code,
+        "issued_by_id": getattr(actor.user, "id", None),
+    }
+
+
 def _store(
     session: Session,
     snapshot: ReceiptSnapshot,
@@ -162,13 +174,8 @@ def _store(
     """Insert the document; ``pdf`` is ``render_receipt(snapshot)`` when the caller already rendered it.
     ``flush=False`` leaves the insert to the caller's next flush (one flush for many documents)."""
     receipt = Receipt(
-        display_number=snapshot.number,
-        amount_yen=snapshot.total_yen,
-        issued_on=snapshot.issued_on,
-        snapshot=snapshot.to_dict(),
+        **printed_fields(snapshot, actor),
         pdf=render_receipt(snapshot) if pdf is None else pdf,
-        verification_code=snapshot.verification_code,
-        issued_by_id=getattr(actor.user, "id", None),
         gifts=[],  # a new document covers nothing yet: adding gifts must not query for existing ones
         **fields,
     )
@@ -209,6 +216,16 @@ def _with(snapshot: ReceiptSnapshot, **changes: Any) -> ReceiptSnapshot:
 RECEIPT_EMAIL = "receipt_issued"
 
 
+def receipt_mail_key(receipt_id: int) -> str:
+    """The outbox dedupe key of a document's first mail: one per document, whoever queues it."""
+    return f"receipt:{receipt_id}"
+
+
+def receipt_attachment(receipt_id: int, display_number: str) -> tuple[str, str, Stored]:
+    # The receipt row holds the PDF already; the outbox reads it from there when the mail goes out.
+    return Receipt.filename_for(display_number), "application/pdf", Stored(f"receipt:{receipt_id}")
+
+
 def receipt_email_context(snapshot: ReceiptSnapshot, kind: ReceiptKind, period_year: int | None) -> dict[str, Any]:
     """What the ``receipt_issued`` e-mail says about a document (its printed number and total)."""
     return {
@@ -246,9 +263,8 @@ def send_receipt(
         to=receipt.recipient_email,
         locale=getattr(user, "locale", None) or "ja",
         context=receipt_email_context(snapshot, receipt.kind, receipt.period_year),
-        # The receipt row holds the PDF already; the outbox reads it from there when the mail goes out.
-        attachments=[(receipt.pdf_filename, "application/pdf", Stored(f"receipt:{receipt.id}"))],
-        dedupe_key=dedupe_key or f"receipt:{receipt.id}",
+        attachments=[receipt_attachment(receipt.id, receipt.display_number)],
+        dedupe_key=dedupe_key or receipt_mail_key(receipt.id),
     )
     receipt.emailed_at = utcnow()
     return True
@@ -257,7 +273,7 @@ def send_receipt(
 def resend_receipt(session: Session, receipt: Receipt, actor: Actor) -> bool:
     """Send the document again (the donor lost the mail). Each resend is its own message."""
     _require_admin(actor)
-    sent = send_receipt(session, receipt, dedupe_key=f"receipt:{receipt.id}:resend:{utcnow().isoformat()}")
+    sent = send_receipt(session, receipt, dedupe_key=f"{receipt_mail_key(receipt.id)}:resend:{utcnow().isoformat()}")
     if sent:
         record(session, actor, "receipts.resend", receipt, after={"to": receipt.recipient_email})
     return sent

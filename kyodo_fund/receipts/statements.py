@@ -24,13 +24,21 @@ from kyodo_fund.audit import Actor
 from kyodo_fund.audit.services import record_many
 from kyodo_fund.db import utcnow
 from kyodo_fund.donations.models import Donation, ReceiptPreference
-from kyodo_fund.notifications.services import Stored, render_email, store_emails
+from kyodo_fund.notifications.services import render_email, store_emails
 from kyodo_fund.receipts import build
 from kyodo_fund.receipts.issuers import Issuer, gift_date, gift_date_between, issuer_for
 from kyodo_fund.receipts.models import DocType, Receipt, ReceiptedGift, ReceiptHold, ReceiptKind
 from kyodo_fund.receipts.numbering import display_number, take_numbers
 from kyodo_fund.receipts.rendering import Pending, Renderer, pdf_renderer
-from kyodo_fund.receipts.services import RECEIPT_EMAIL, RECEIPTABLE_STATUSES, receipt_email_context, today_in_tokyo
+from kyodo_fund.receipts.services import (
+    RECEIPT_EMAIL,
+    RECEIPTABLE_STATUSES,
+    printed_fields,
+    receipt_attachment,
+    receipt_email_context,
+    receipt_mail_key,
+    today_in_tokyo,
+)
 from kyodo_fund.receipts.snapshot import DonorSnapshot, ReceiptSnapshot, validate_snapshot
 from kyodo_fund.tax.estimator import EstimatorSettings
 
@@ -321,25 +329,20 @@ def _guess_ahead(
 
 def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, emailed_at: Any) -> dict[str, Any]:
     """The ``receipts`` row of a statement: what ``services._store`` writes for a single document."""
-    draft, snapshot = n.draft, n.snapshot
+    draft = n.draft
     return {
+        **printed_fields(n.snapshot, actor),
         "issuer_key": draft.issuer.key,
         "doc_type": DocType.STATEMENT,
         "year": n.issued_on.year,
         "number": n.number,
-        "display_number": snapshot.number,
         "kind": ReceiptKind.ANNUAL_STATEMENT,
         "user_id": draft.user_id,
         "donor_key": draft.donor_key,
         "period_year": plan.year,
         "statement_key": f"{plan.year}|{draft.donor_key}|{draft.group}",
         "recipient_email": draft.email,
-        "amount_yen": snapshot.total_yen,
-        "issued_on": n.issued_on,
-        "snapshot": snapshot.to_dict(),
         "pdf": pdf,
-        "verification_code": snapshot.verification_code,
-        "issued_by_id": getattr(actor.user, "id", None),
         "emailed_at": emailed_at,
     }
 
@@ -449,11 +452,8 @@ def _issue_group(
         [
             replace(
                 email,
-                # The receipt row holds the PDF; the outbox reads it from there when the mail goes out.
-                dedupe_key=f"receipt:{receipt_id}",
-                attachments=(
-                    (Receipt.filename_for(n.snapshot.number), "application/pdf", Stored(f"receipt:{receipt_id}")),
-                ),
+                dedupe_key=receipt_mail_key(receipt_id),
+                attachments=(receipt_attachment(receipt_id, n.snapshot.number),),
             )
             for receipt_id, n, email in zip(ids, numbered, emails, strict=True)
             if email is not None

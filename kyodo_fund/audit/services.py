@@ -18,6 +18,29 @@ def _object_ref(obj: Any) -> tuple[str, str | None]:
     return type(obj).__name__, None if getattr(obj, "id", None) is None else str(obj.id)
 
 
+def _entry_fields(
+    actor: Actor,
+    action: str,
+    obj: Any,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    object_type, object_id = _object_ref(obj)
+    return {
+        "actor_id": getattr(actor.user, "id", None),
+        "actor_label": actor.label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "before": before,
+        "after": after,
+        "ip": actor.ip,
+        "note": note,
+    }
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -29,18 +52,7 @@ def record(
     note: str | None = None,
 ) -> AuditEntry:
     """Append one audit row. ``obj`` is a mapped object or a ``(type, id)`` pair."""
-    object_type, object_id = _object_ref(obj)
-    entry = AuditEntry(
-        actor_id=getattr(actor.user, "id", None),
-        actor_label=actor.label,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        ip=actor.ip,
-        note=note,
-    )
+    entry = AuditEntry(**_entry_fields(actor, action, obj, before=before, after=after, note=note))
     session.add(entry)
     session.flush()
     return entry
@@ -49,22 +61,7 @@ def record(
 def record_many(session: Session, actor: Actor, action: str, entries: list[tuple[Any, dict | None]]) -> None:
     """Append one audit row per ``(object, after)`` with a single multi-row INSERT, for batch runs that act on
     thousands of objects (the annual statements); each row says the same as ``record`` would."""
-    rows = []
-    for obj, after in entries:
-        object_type, object_id = _object_ref(obj)
-        rows.append(
-            {
-                "actor_id": getattr(actor.user, "id", None),
-                "actor_label": actor.label,
-                "action": action,
-                "object_type": object_type,
-                "object_id": object_id,
-                "before": None,
-                "after": after,
-                "ip": actor.ip,
-                "note": None,
-            }
-        )
+    rows = [_entry_fields(actor, action, obj, after=after) for obj, after in entries]
     if rows:
         session.execute(insert(AuditEntry), rows)
 

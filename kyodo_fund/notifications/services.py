@@ -94,20 +94,24 @@ def queue_email(
     email = render_email(
         template, to=to, context=context, locale=locale, dedupe_key=dedupe_key, attachments=attachments
     )
-    message = OutboxMessage(
-        template=email.template,
-        to_address=email.to,
-        subject=email.subject,
-        body_text=email.body_text,
-        body_html=email.body_html,
-        dedupe_key=email.dedupe_key,
-    )
+    message = OutboxMessage(**_message_fields(email))
     for filename, content_type, data in email.attachments:
         message.attachments.append(OutboxAttachment(**_attachment_fields(filename, content_type, data)))
     session.add(message)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(message.id)
     return message
+
+
+def _message_fields(email: Email) -> dict[str, Any]:
+    return {
+        "template": email.template,
+        "to_address": email.to,
+        "subject": email.subject,
+        "body_text": email.body_text,
+        "body_html": email.body_html,
+        "dedupe_key": email.dedupe_key,
+    }
 
 
 def _attachment_fields(filename: str, content_type: str, data: bytes | Stored) -> dict[str, Any]:
@@ -129,17 +133,7 @@ def store_emails(session: Session, emails: list[Email]) -> list[int]:
     """
     if not emails:
         return []
-    rows = [
-        {
-            "template": e.template,
-            "to_address": e.to,
-            "subject": e.subject,
-            "body_text": e.body_text,
-            "body_html": e.body_html,
-            "dedupe_key": e.dedupe_key,
-        }
-        for e in emails
-    ]
+    rows = [_message_fields(e) for e in emails]
     ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows))
     attachments = [
         {"message_id": message_id, **_attachment_fields(*attachment)}

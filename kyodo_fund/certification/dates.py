@@ -81,6 +81,10 @@ class JudgingPeriod:
         return next((fy for fy in self.fiscal_years if day in fy), None)
 
 
+#: The 決算月 of an organisation that has not said: March, the usual one.
+DEFAULT_FISCAL_YEAR_END_MONTH = 3
+
+
 def fiscal_year_end_for(day: date, fy_end_month: int) -> date:
     """End of the fiscal year (ending in ``fy_end_month``) that contains ``day``."""
     if not 1 <= fy_end_month <= 12:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kyodo_fund.audit import Actor
 from kyodo_fund.audit.services import record
 from kyodo_fund.certification import rules
+from kyodo_fund.certification.dates import DEFAULT_FISCAL_YEAR_END_MONTH
 from kyodo_fund.certification.models import AnnualFiling, FiscalRevenue
 from kyodo_fund.certification.services import CertificationError, check_day
 from kyodo_fund.orgs.models import Organisation
@@ -19,7 +20,7 @@ from kyodo_fund.orgs.models import Organisation
 
 def fiscal_year_end_month(org: Organisation) -> int:
     """The organisation's 決算月; March (the usual one) when it has not said."""
-    return org.fiscal_year_end_month or 3
+    return org.fiscal_year_end_month or DEFAULT_FISCAL_YEAR_END_MONTH
 
 
 def _check_fiscal_year_end(org: Organisation, fiscal_year_end: date | None) -> date:

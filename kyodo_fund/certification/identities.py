@@ -32,12 +32,14 @@ from sqlalchemy import Connection, and_, bindparam, delete, event, func, select,
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.attributes import set_committed_value
 
-from kyodo_fund.certification.dates import fiscal_year_end_for
+from kyodo_fund.certification.dates import DEFAULT_FISCAL_YEAR_END_MONTH, fiscal_year_end_for
 from kyodo_fund.certification.models import PstDonorIdentity, PstHouseholdLabel, PstIdentityYear
-from kyodo_fund.certification.pst import normalise
+from kyodo_fund.certification.pst import UnionFind, normalise
+from kyodo_fund.donations.models import DonationStatus
 
-#: Gifts whose labels link households: the ones the PST counts (``platform_pst.PST_STATUSES``).
-KEPT_STATUS_VALUES = ("paid", "partially_refunded")
+#: Gifts the organisation keeps: paid, or paid and partly given back (the net amount counts). The PST counts
+#: them, their labels link households and the year totals add them up.
+KEPT_STATUSES = (DonationStatus.PAID, DonationStatus.PARTIALLY_REFUNDED)
 #: Changing one of these can change a gift's identity.
 IDENTITY_FIELDS = ("donor_name", "donor_address", "anonymous", "project_id")
 #: Changing one of these on a label-bearing gift can change the households.
@@ -174,41 +176,25 @@ def relink_units(session_or_connection: Session | Connection, organisation_id: i
         .distinct()
         .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
         .where(
-            Donation.status.in_(KEPT_STATUS_VALUES),
+            Donation.status.in_(KEPT_STATUSES),
             Donation.pst_identity_id.is_not(None),
             Donation.donor_household != "",
         )
     ).all()
-    parent: dict[Any, Any] = {}
-
-    def find(node: Any) -> Any:
-        parent.setdefault(node, node)
-        root = node
-        while parent[root] != root:
-            root = parent[root]
-        while parent[node] != root:
-            parent[node], node = root, parent[node]
-        return root
-
+    # Nodes (0, identity) and (1, label): every group holds an identity (labels come from gifts that have one),
+    # so its root, the smallest node, is (0, smallest identity), the unit's representative.
+    groups = UnionFind()
     for identity, household in pairs:
         if label := normalise(household):
-            a, b = find(identity), find(("h", label))
-            if a != b:
-                parent[b] = a
-    representative: dict[Any, int] = {}
-    for node in parent:
-        if isinstance(node, int):
-            root = find(node)
-            representative[root] = min(representative.get(root, node), node)
-    wanted_units = {}
-    wanted_labels = {}
-    for node in parent:
-        unit = representative[find(node)]
-        if isinstance(node, int):
-            if unit != node:
-                wanted_units[node] = unit
-        else:
-            wanted_labels[node[1]] = unit
+            groups.union((0, identity), (1, label))
+    wanted_units: dict[int, int] = {}
+    wanted_labels: dict[str, int] = {}
+    for kind, key in list(groups.parent):
+        _zero, unit = groups.find((kind, key))
+        if kind == 1:
+            wanted_labels[key] = unit
+        elif unit != key:
+            wanted_units[key] = unit
 
     current_units = dict(
         connection.execute(
@@ -312,7 +298,7 @@ Contribution = tuple[int, int, date, int]
 def contribution(
     project_id: int | None, identity: int | None, status: Any, amount: int, refunded: int, received_on: date | None
 ) -> Contribution | None:
-    if project_id is None or identity is None or received_on is None or str(status) not in KEPT_STATUS_VALUES:
+    if project_id is None or identity is None or received_on is None or status not in KEPT_STATUSES:
         return None
     return project_id, identity, received_on, int(amount) - int(refunded or 0)
 
@@ -328,7 +314,7 @@ def _fiscal_months(connection: Connection, organisation_ids: Iterable[int]) -> d
                 Organisation.id.in_(ids[start : start + _CHUNK])
             )
         )
-        months.update({org_id: month or 3 for org_id, month in rows})  # March when unsaid, as filings does
+        months.update({org_id: month or DEFAULT_FISCAL_YEAR_END_MONTH for org_id, month in rows})
     return months
 
 
@@ -378,7 +364,7 @@ def rebuild_years(connection: Connection, organisation_id: int) -> int:
     from kyodo_fund.donations.models import Donation
     from kyodo_fund.projects.models import Project
 
-    month = _fiscal_months(connection, [organisation_id]).get(organisation_id, 3)
+    month = _fiscal_months(connection, [organisation_id]).get(organisation_id, DEFAULT_FISCAL_YEAR_END_MONTH)
     connection.execute(delete(_years).where(_years.c.organisation_id == organisation_id))
     per_day = connection.execute(
         select(
@@ -389,7 +375,7 @@ def rebuild_years(connection: Connection, organisation_id: int) -> int:
         )
         .join(Project, and_(Project.id == Donation.project_id, Project.organisation_id == organisation_id))
         .where(
-            Donation.status.in_(KEPT_STATUS_VALUES),
+            Donation.status.in_(KEPT_STATUSES),
             Donation.pst_identity_id.is_not(None),
             Donation.received_on.is_not(None),
         )
@@ -459,7 +445,7 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
         if isinstance(obj, Donation):
             touched.append(obj)
             counted.append((obj, None, None))
-            if str(obj.donor_household or "").strip() and obj.status in KEPT_STATUS_VALUES:
+            if str(obj.donor_household or "").strip() and obj.status in KEPT_STATUSES:
                 relink_projects.add(obj.project_id)
     for obj in session.dirty:
         if isinstance(obj, Organisation):

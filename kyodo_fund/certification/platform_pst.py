@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 
 from kyodo_fund.certification.dates import JudgingPeriod, add_months, end_of_month, judging_period
 from kyodo_fund.certification.filings import fiscal_year_end_month
+from kyodo_fund.certification.identities import KEPT_STATUSES
 from kyodo_fund.certification.models import (
     FiscalRevenue,
     LegalState,
@@ -80,13 +81,13 @@ from kyodo_fund.certification.pst import normalise as normalise_text
 from kyodo_fund.certification.pst_relative import RelativeSums, relative_from_sums
 from kyodo_fund.certification.pst_result import AbsoluteResult, ExclusionTally, FiscalYearCount
 from kyodo_fund.certification.services import legal_status_of
-from kyodo_fund.donations.models import Donation, DonationStatus
+from kyodo_fund.donations.models import Donation
 from kyodo_fund.orgs.models import Organisation
 from kyodo_fund.projects.models import Project
 from kyodo_fund.tax.kinds import INCOME_DEDUCTIBLE
 
-#: Gifts the organisation keeps: paid, or paid and partly given back (the net amount counts).
-PST_STATUSES = (DonationStatus.PAID, DonationStatus.PARTIALLY_REFUNDED)
+#: The gifts the PST counts: the ones the organisation keeps (see ``identities.KEPT_STATUSES``).
+PST_STATUSES = KEPT_STATUSES
 #: Used only when ``RECEIPT_ISSUER`` names no fund.
 DEFAULT_FUND_NAME = "信州協働ファンド"
 DEFAULT_FUND_ADDRESS = "長野県"
@@ -110,17 +111,22 @@ def host_fund(config: Mapping[str, Any]) -> tuple[str, str, bool]:
     )
 
 
-def aggregate_statement(org: Organisation, period: JudgingPeriod, as_of: date, *, direct: bool, fund: tuple[str, str]):
-    """The detailed path's ``GROUP BY``. Column ``fiscal_year`` is the 1-based index of the judging period's fiscal
-    year the gift falls in, or 0 outside the period: those gifts only help link households (an officer's spouse who
-    gave earlier, or later, still shares the officer's unit). Plain date comparisons: cheaper than ``extract`` on
-    every row. ``as_of`` needs no cut: the period ends before it."""
+def _fiscal_year_index(period: JudgingPeriod):
+    """SQL: the 1-based index of the judging period's fiscal year a gift was received in, 0 outside the period.
+    Plain date comparisons: cheaper than ``extract`` on every row."""
     received = Donation.received_on
-    fiscal_year = case(
+    return case(
         (received < period.start, 0),
         *((received <= fy.end, index) for index, fy in enumerate(period.fiscal_years, start=1)),
         else_=0,
-    ).label("fiscal_year")
+    )
+
+
+def aggregate_statement(org: Organisation, period: JudgingPeriod, as_of: date, *, direct: bool, fund: tuple[str, str]):
+    """The detailed path's ``GROUP BY``. Column ``fiscal_year`` is the 1-based index of the judging period's fiscal
+    year the gift falls in, or 0 outside the period: those gifts only help link households (an officer's spouse who
+    gave earlier, or later, still shares the officer's unit). ``as_of`` needs no cut: the period ends before it."""
+    fiscal_year = _fiscal_year_index(period).label("fiscal_year")
     if direct:
         name, address, household, anonymous = (
             Donation.donor_name,
@@ -473,9 +479,7 @@ def unattributed_statement(organisation_id: int, period: JudgingPeriod, as_of: d
     """(fiscal year, raw name, raw address, anonymous, yen) of the kept gifts without a donor identity (anonymous,
     or lacking a name or an address): a small share, found through the index on ``pst_identity_id``."""
     received = Donation.received_on
-    fiscal_year = case(
-        *((received <= fy.end, index) for index, fy in enumerate(period.fiscal_years, start=1)), else_=0
-    ).label("fy")
+    fiscal_year = _fiscal_year_index(period).label("fy")
     keys = [fiscal_year, Donation.donor_name, Donation.donor_address, Donation.anonymous]
     return (
         select(*keys, cast(func.sum(Donation.amount_yen - Donation.refunded_yen), BigInteger))

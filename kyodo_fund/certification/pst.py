@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kyodo_fund.certification.dates import FiscalYear, JudgingPeriod, judging_period
 from kyodo_fund.certification.pst_relative import relative_standard, unit_total
@@ -151,11 +151,13 @@ def normalise(text: str | None) -> str:
 # --- (a) grouping ------------------------------------------------------------------------------------------------
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
+class UnionFind:
+    """Connected groups of comparable nodes; each group's root is its smallest node."""
 
-    def find(self, node: str) -> str:
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, node: Any) -> Any:
         self.parent.setdefault(node, node)
         root = node
         while self.parent[root] != root:
@@ -164,7 +166,7 @@ class _UnionFind:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a: Any, b: Any) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             # The smaller key wins so the unit key does not depend on the order of the gifts.
@@ -194,7 +196,7 @@ def link_households(gifts: Iterable[Gift]) -> UnitDirectory:
 def link_keys(keys: Iterable[tuple[str, str, str]]) -> UnitDirectory:
     """The directory over already normalised (name, address, household label) keys of gifts that are not anonymous
     (e.g. the rows of a SQL aggregate, normalised once); keys lacking a name or an address are skipped (A2)."""
-    units = _UnionFind()
+    units = UnionFind()
     identities, labels = set(), set()
     # Only labels link donors: an identity never seen under a label is its own unit, so it needs no union-find
     # node. Each root is the smallest node of its component, so neither the order nor repeats of keys matter.

@@ -94,15 +94,18 @@ def relative_sums(
             entry[1] = entry[1] or row.donor_is_nintei
     total, threshold = unit_total(settings), settings.unit_threshold_yen
     qualifying = sum(1 for a in unit_amounts.values() if total(a.values()) >= threshold)
-    excess = small = excess_small_org = 0
-    # Flooring the limit errs on the strict side by under one yen per donor.
+
+    def over_limit(amount: int, nintei: bool) -> int:
+        # 10 % of all gifts (50 % for a 認定NPO等 donor); flooring the limit errs on the strict side by under one yen.
+        return max(0, amount - total_gifts * (50 if nintei else 10) // 100)
+
+    excess = small = 0
     for amount, nintei in [*donors.values(), *officer_unit_totals.values()]:
         if amount < settings.small_donor_yen:
             small += amount
         else:
-            excess += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
-    for amount, nintei in [*donors.values(), *officer_donors.values()]:
-        excess_small_org += max(0, amount - total_gifts * (50 if nintei else 10) // 100)
+            excess += over_limit(amount, nintei)
+    excess_small_org = sum(over_limit(a, n) for a, n in [*donors.values(), *officer_donors.values()])
     return RelativeSums(total_gifts, unattributed, qualifying, small, excess, excess_small_org)
 
 

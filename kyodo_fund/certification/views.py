@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from kyodo_fund.authz import found_or_404
 from kyodo_fund.certification import bp
-from kyodo_fund.certification.filings import record_filing, record_revenue
+from kyodo_fund.certification.filings import fiscal_year_end_month, record_filing, record_revenue
 from kyodo_fund.certification.forms import FilingForm, PstCheckForm, RevenueForm, StepForm, step_form_from_request
 from kyodo_fund.certification.models import CertificationRecord
 from kyodo_fund.certification.overview import ELIGIBILITY_REASONS, build_overview, fiscal_year_end_choices, pst_chart
@@ -238,7 +238,7 @@ def pst_check(org_slug: str) -> str:
     org = member_org_or_404(org_slug)
     form = PstCheckForm()
     if request.method == "GET":
-        form.fiscal_year_end_month.data = str(org.fiscal_year_end_month or 3)
+        form.fiscal_year_end_month.data = str(fiscal_year_end_month(org))
         form.as_of.data = today_in_tokyo()
     result = chart = None
     file_errors: list[str] = []

@@ -19,15 +19,10 @@ from kyodo_fund.receipts.qr import Matrix
 _NO_LINE_START = set("、。，．）」』】〕,.)!?！？ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ")
 
 
-@functools.lru_cache(maxsize=8192)
-def _char_width(char: str, font: str, size: float) -> float:
-    # Font metrics never change; annual runs measure the same few hundred characters millions of times.
-    return pdfmetrics.stringWidth(char, font, size)
-
-
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=16384)
 def text_width(text: str, font: str, size: float) -> float:
-    """``pdfmetrics.stringWidth``, remembered: labels, dates, amounts and wording recur in every document."""
+    """``pdfmetrics.stringWidth``, remembered: labels, dates, amounts, wording and the characters ``wrap`` measures
+    one by one recur in every document (font metrics never change)."""
     return pdfmetrics.stringWidth(text, font, size)
 
 
@@ -43,7 +38,7 @@ def wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
             continue
         current, current_width = "", 0.0
         for char in paragraph:
-            char_width = _char_width(char, font, size)
+            char_width = text_width(char, font, size)
             if current and current_width + char_width > width and char not in _NO_LINE_START:
                 lines.append(current)
                 current, current_width = "", 0.0

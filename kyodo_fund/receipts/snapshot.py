@@ -141,18 +141,28 @@ class ReceiptSnapshot:
 
 
 def _encode(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        # Field by field rather than ``asdict``, which deep-copies every value first (slow in annual runs).
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+    names = _FIELD_NAMES.get(type(value))
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+    if names is not None:
+        # Field by field rather than ``asdict``, which deep-copies every value first; the names are looked up once
+        # per class, not once per value (an annual run encodes a hundred thousand snapshots).
+        return {name: _encode(getattr(value, name)) for name in names}
+    if isinstance(value, enum.Enum):  # before str: a StrEnum is a str
+        return value.value
+    if value is None or isinstance(value, (str, int)):
+        return value
     if isinstance(value, dict):
         return {k: _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+#: Dataclass → its field names, filled on first use.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _date(value: str | None) -> date | None:

@@ -170,21 +170,24 @@ def _drafts_of_batch(session: Session, plan: Preflight, keys: Sequence[str], cac
         .order_by(Donation.id)
         .execution_options(yield_per=1000)
     )
-    rows_by_key: dict[str, list[Any]] = defaultdict(list)
+    # (gift date, row) per donor: the date is worked out once per gift, not again for sorting and for the line.
+    rows_by_key: dict[str, list[tuple[date | None, Any]]] = defaultdict(list)
     # Two lookups, each through its own index (accounts by user id, guests by e-mail), not one OR: for the guests'
     # side the planner took "user_id IS NULL", which is every guest gift, once per batch, so a run's cost grew
     # with the square of its donors. A donor's gifts all come from one of the two, still in id order.
     if user_ids:
         for row in session.execute(base.where(Donation.user_id.in_(user_ids))):
-            rows_by_key[build.donor_key(row.user_id, row.donor_email)].append(row)
+            rows_by_key[f"u:{row.user_id}"].append((gift_date(None, row), row))
     if raws:
+        guest_keys = {raw: build.donor_key(None, raw) for raw in raws}
         for row in session.execute(base.where(Donation.donor_email.in_(raws))):
             if row.user_id is None:  # a gift made signed in belongs to the account, whatever the address
-                rows_by_key[build.donor_key(None, row.donor_email)].append(row)
+                rows_by_key[guest_keys[row.donor_email]].append((gift_date(None, row), row))
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    config = current_app.config
     drafts: dict[str, list[Draft]] = {}
-    for key, rows in rows_by_key.items():
-        drafts[key] = _drafts_for(session, key, rows, users.get(rows[0].user_id), cache)
+    for key, dated in rows_by_key.items():
+        drafts[key] = _drafts_for(session, config, key, dated, users.get(dated[0][1].user_id), cache)
     return drafts
 
 
@@ -198,22 +201,37 @@ def _project(session: Session, cache: dict, project_id: int | None) -> Any:
     return cache["project", project_id]
 
 
-def _day(row: Any) -> date | None:
-    return gift_date(None, row)
-
-
-def _issuer(session: Session, cache: dict, row: Any, project: Any) -> Issuer:
+def _issuer(
+    session: Session, config: Mapping[str, Any], cache: dict, row: Any, day: date | None, project: Any
+) -> Issuer:
     """The gift's issuer, looked up once per run for the fund and once per (organisation, day) otherwise."""
-    config = current_app.config
     direct = project is not None and config.get("PROGRAMME_RECIPIENT_MODEL", "fund") == "direct"
-    key = ("issuer", project.organisation_id, _day(row)) if direct else ("issuer",)
+    key = ("issuer", project.organisation_id, day) if direct else ("issuer",)
     if key not in cache:
         cache[key] = issuer_for(session, config, row, project)
     return cache[key]
 
 
-def _drafts_for(session: Session, key: str, rows: list[Any], user: Any, cache: dict) -> list[Draft]:
-    newest_first = sorted(rows, key=lambda r: (_day(r) or date.min, r.id), reverse=True)
+def _line(
+    session: Session, config: Mapping[str, Any], cache: dict, day: date | None, row: Any
+) -> tuple[Issuer, str, build.GiftLine]:
+    """The gift's issuer, the statement it goes on (issuer and wording) and its line."""
+    project = _project(session, cache, row.project_id)
+    issuer = _issuer(session, config, cache, row, day, project)
+    key = ("wording", issuer.key, row.project_id, day)
+    known = cache.get(key)
+    if known is None:
+        wording = build.gift_wording(issuer, project, day)
+        # One statement per issuer and wording: a direct programme's gifts are that organisation's to receipt.
+        known = cache[key] = (wording, f"{issuer.key}|{build.wording_group(wording.kind, wording.designations)}")
+    wording, group = known
+    return issuer, group, build.line_of(row.id, day, row.amount_yen - row.refunded_yen, wording)
+
+
+def _drafts_for(
+    session: Session, config: Mapping[str, Any], key: str, dated: list[tuple[date | None, Any]], user: Any, cache: dict
+) -> list[Draft]:
+    newest_first = [row for _, row in sorted(dated, key=lambda d: (d[0] or date.min, d[1].id), reverse=True)]
     # The most recent gift that gave an address speaks for the donor; the profile fills the rest.
     with_address = next((r for r in newest_first if (r.donor_address or "").strip()), newest_first[0])
     donor = build.donor_snapshot(with_address, user)
@@ -224,16 +242,13 @@ def _drafts_for(session: Session, key: str, rows: list[Any], user: Any, cache: d
     locale = getattr(user, "locale", None) or "ja"
     issuers: dict[str, Issuer] = {}
     groups: dict[str, list[build.GiftLine]] = defaultdict(list)
-    for row in rows:
-        project = _project(session, cache, row.project_id)
-        issuer = _issuer(session, cache, row, project)
-        line = build.gift_line(issuer, row, project, row.amount_yen - row.refunded_yen)
-        # One statement per issuer and wording: a direct programme's gifts are that organisation's to receipt.
-        group = f"{issuer.key}|{line.group}"
+    for day, row in dated:
+        issuer, group, line = _line(session, config, cache, day, row)
         issuers[group] = issuer
         groups[group].append(line)
+    user_id = dated[0][1].user_id
     return [
-        Draft(key, issuers[group], group, tuple(lines), donor, rows[0].user_id, email, locale)
+        Draft(key, issuers[group], group, tuple(lines), donor, user_id, email, locale)
         for group, lines in sorted(groups.items())
     ]
 
@@ -409,9 +424,12 @@ def _issue_group(
         _statement_row(plan, n, actor, pdf.result(), now if email else None)
         for n, pdf, email in zip(numbered, pdfs, emails, strict=True)
     ]
-    ids = list(session.scalars(insert(Receipt).returning(Receipt.id, sort_by_parameter_order=True), rows))
+    # Core inserts of the tables, not the ORM's bulk mode, which costs a mapper pass per row (a statement has a
+    # dozen gifts); no ORM object of these rows exists in the session to keep in step.
+    receipts = Receipt.__table__
+    ids = list(session.scalars(insert(receipts).returning(receipts.c.id, sort_by_parameter_order=True), rows))
     session.execute(
-        insert(ReceiptedGift),
+        insert(ReceiptedGift.__table__),
         [
             {
                 "receipt_id": receipt_id,

@@ -355,3 +355,15 @@ def test_the_qr_code_image_encodes_the_verification_url(db_session, app_ctx, clo
     pixels = pixels.resize((pixels.width * 6, pixels.height * 6), resample=0)
     (found,) = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode)
     assert found.text == receipt.snapshot["verification_url"]
+
+
+def test_verification_codes_use_the_alphabet_and_redraw_biased_bytes(monkeypatch):
+    from kyodo_fund.receipts import build
+
+    codes = {build.new_verification_code() for _ in range(200)}
+    assert len(codes) == 200
+    assert all(len(code) == build.CODE_LENGTH and set(code) <= set(build.CODE_ALPHABET) for code in codes)
+    # Bytes 248-255 would favour the first eight symbols (256 = 8 × 31 + 8): they must be dropped, not folded in.
+    draws = iter([bytes([255, 248]) * 20, bytes(range(40))])
+    monkeypatch.setattr(build.secrets, "token_bytes", lambda n: next(draws))
+    assert build.new_verification_code() == build.CODE_ALPHABET[:26]

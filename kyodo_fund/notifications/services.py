@@ -4,8 +4,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale
+from babel import Locale
+from flask import current_app
+from flask_babel import force_locale, get_locale, get_translations
+from jinja2 import Environment
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -50,6 +52,47 @@ class Email:
     attachments: tuple[tuple[str, str, bytes | Stored], ...] = ()
 
 
+@dataclass(frozen=True)
+class _MailLocale:
+    """What rendering mails in one locale needs, worked out once per app and locale."""
+
+    locale: Locale
+    #: Template variables that shadow Flask-Babel's global gettext functions.
+    gettext: dict[str, Any]
+
+
+def _mail_locale(locale: str) -> _MailLocale:
+    """``locale`` parsed, and gettext bound straight to its catalogue.
+
+    Flask-Babel's template gettext looks the current locale and catalogue up through the app context on every
+    ``_()`` (a dozen per mail); the batch runs render mails by the hundred thousand. The catalogue is the very object
+    Flask-Babel uses (same directories, domain and cache), and the functions are wrapped as Flask-Babel installs
+    them: new-style gettext, so autoescaping and ``%``-formatting of the keyword arguments are Jinja's own.
+    """
+    mail_locales = current_app.extensions.setdefault("kyodo_fund.mail_locales", {})
+    found = mail_locales.get(locale)
+    if found is not None:
+        return found
+    with force_locale(locale):
+        parsed, translations = get_locale(), get_translations()
+    # Jinja wraps the callables for new-style gettext as it installs them into an environment's globals; a scratch
+    # environment gives those wrappers without touching the app's. It renders nothing: the wrappers take autoescaping
+    # from the template being rendered.
+    scratch = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    scratch.install_gettext_callables(
+        gettext=translations.ugettext,
+        ngettext=translations.ungettext,
+        newstyle=True,
+        pgettext=translations.upgettext,
+        npgettext=translations.unpgettext,
+    )
+    gettext = {name: scratch.globals[name] for name in ("gettext", "ngettext", "pgettext", "npgettext")}
+    # ``_`` is Jinja's alias that resolves ``gettext`` on every call; binding it directly is the same function.
+    gettext["_"] = gettext["gettext"]
+    mail_locales[locale] = found = _MailLocale(parsed, gettext)
+    return found
+
+
 def render_email(
     template: str,
     *,
@@ -59,13 +102,24 @@ def render_email(
     dedupe_key: str | None = None,
     attachments: list[tuple[str, str, bytes | Stored]] | None = None,
 ) -> Email:
-    """Render ``templates/emails/<template>/`` in ``locale`` (subject, text, and HTML when the template has one)."""
-    ctx = dict(context or {})
-    with force_locale(locale):
-        subject = render_template(f"emails/{template}/subject.txt", **ctx).strip()
-        text = render_template(f"emails/{template}/body.txt", **ctx)
+    """Render ``templates/emails/<template>/`` in ``locale`` (subject, text, and HTML when the template has one).
+
+    The same output as Flask's ``render_template`` inside ``force_locale``, for under half the cost: the context
+    processors run once for the three templates, Flask's render signals are not sent, and gettext is the locale's
+    own (``_mail_locale``). The locale stays forced while rendering for whatever else reads it (lazy labels,
+    ``current_locale()``, date filters).
+    """
+    mail_locale = _mail_locale(locale)
+    env = current_app.jinja_env
+    with force_locale(mail_locale.locale):
+        ctx = dict(context or {})
+        current_app.update_template_context(ctx)
+        # Below the caller's and the context processors' variables, as globals are.
+        ctx = {**mail_locale.gettext, **ctx}
+        subject = env.get_template(f"emails/{template}/subject.txt").render(ctx).strip()
+        text = env.get_template(f"emails/{template}/body.txt").render(ctx)
         try:
-            html = render_template(f"emails/{template}/body.html", **ctx)
+            html = env.get_template(f"emails/{template}/body.html").render(ctx)
         except Exception as exc:  # a text-only message is fine
             if type(exc).__name__ != "TemplateNotFound":
                 raise

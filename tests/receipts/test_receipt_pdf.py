@@ -206,6 +206,25 @@ def test_annual_statement_with_60_lines_spans_pages_and_ends_with_the_total(extr
         assert f"S-2026-000001{number}/{len(pages)}" in page  # footer: number, page / page count
 
 
+@pytest.mark.parametrize("flags", [ReceiptFlags(), ReceiptFlags(voided=True)])
+def test_a_one_page_document_is_page_1_of_1(flags, extract):
+    (page,) = extract(render_receipt(snapshot(flags=flags)))
+    assert "R-2026-0001231/1" in page  # footer: number, page / page count
+
+
+def test_a_statement_that_runs_onto_a_second_page_counts_two_and_ends_with_the_qr_code(extract):
+    """Twenty gifts need a second sheet: each footer says so, and the QR code is drawn once, on the last page."""
+    lines = [ReceiptLine(date(2025, 1 + i % 12, 1), 1_000 + i, f"プロジェクト{i}", "環境の保全") for i in range(20)]
+    statement = snapshot(number="S-2026-000002", document_kind=DocumentKind.ANNUAL_STATEMENT, lines=lines)
+    pdf = render_receipt(statement)
+    pages = extract(pdf)
+    assert len(pages) == 2
+    assert "S-2026-0000021/2" in pages[0] and "S-2026-0000022/2" in pages[1]
+    assert "7KQ2-M9XD" in pages[1]
+    assert [len(page.images) for page in PdfReader(io.BytesIO(pdf)).pages] == [0, 1]
+    assert render_receipt(statement) == pdf
+
+
 def test_qr_code_is_an_image_and_the_url_is_printed(extract):
     pdf = render_receipt(snapshot())
     assert squeeze("https://kyodo.example.jp/receipts/verify/7KQ2M9XD") in extract(pdf)[0]
@@ -371,4 +390,5 @@ def test_a_monthly_donors_year_fits_on_one_page_with_the_issuer_and_the_qr_code(
     (page,) = extract(pdf)
     assert "¥36,000-" in page and "12件" in page
     assert squeeze(statement.issuer.name) in page and "7KQ2-M9XD" in page
+    assert "S-2026-0000011/1" in page
     assert len(PdfReader(io.BytesIO(pdf)).pages[0].images) == 1  # the QR code on the same page

@@ -186,6 +186,8 @@ STATEMENTS_COMMIT_EVERY = 50
 #: Only used when at least STATEMENTS_RENDER_POOL_FROM statements are ready (starting workers costs ~0.1 s).
 STATEMENTS_RENDER_WORKERS = 2
 STATEMENTS_RENDER_POOL_FROM = 100
+#: Groups (of STATEMENTS_COMMIT_EVERY donors) drawn ahead by the workers while the run stores the current one.
+STATEMENTS_DRAW_AHEAD = 3
 #: 寄附者名簿: kept this many years (特例認定: 3); municipal lists of jorei_npo issuers due on MM-DD (ASSUMPTION).
 REGISTERS_RETENTION_YEARS = 5
 REGISTERS_MUNICIPAL_LIST_DUE = "01-31"

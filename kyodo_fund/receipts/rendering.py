@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -82,12 +83,14 @@ def pdf_renderer(workers: int) -> Iterator[Renderer]:
     """A ``Renderer``; ``workers`` ≤ 1 renders in this process.
 
     Workers come from a fork server, not a plain fork: the caller may hold database connections and threads
-    (SMTP, schedulers) that a forked copy must not inherit.
+    (SMTP, schedulers) that a forked copy must not inherit. They run at a lower priority (nice 10): the caller's
+    database work is the run's critical path, and where it shares the cores with them it should not wait its
+    turn behind drawings it does not need yet; the workers take whatever CPU it leaves.
     """
     if workers <= 1:
         yield Renderer(_in_process, parallel=False)
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["kyodo_fund.receipts.pdf"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=os.nice, initargs=(10,)) as pool:
         yield Renderer(functools.partial(_in_chunks, pool), parallel=True)

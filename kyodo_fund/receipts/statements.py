@@ -8,7 +8,7 @@ be issued (missing address …) without writing anything; ``issue_annual`` then 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -482,31 +482,54 @@ def _issue_group(
 
 class _Pipeline:
     """Keeps the workers drawing while this process stores a group: as soon as a group has its numbers, the
-    next group is loaded and drawn ahead with the numbers that follow (``_guess_ahead``); its own transaction
-    later takes the real numbers and keeps a drawing only where they agree."""
+    following ``depth`` groups are loaded and drawn ahead with the numbers that would follow (``_guess_ahead``);
+    each group's own transaction later takes the real numbers and keeps a drawing only where they agree.
 
-    def __init__(self, groups: Iterator[list[_Item]], make_guesses: Callable[..., dict]) -> None:
+    More than one group ahead because this process and the workers share the cores: with one, this process often
+    waited for a group's PDFs while the workers, given the next group only now, had started late.
+    """
+
+    def __init__(self, groups: Iterator[list[_Item]], make_guesses: Callable[..., dict], depth: int) -> None:
         self._groups = groups
         self._make_guesses = make_guesses
-        self._following = next(groups, None)
-        self._fetched = True  # ``_following`` holds the first group
+        self._depth = max(1, depth)
+        #: Groups loaded and (as far as their issuers' counters are known) being drawn, in order.
+        self._ahead: deque[tuple[list[_Item], dict[tuple[str, str], _Guess]]] = deque()
+        #: Per issuer, the last number the groups in ``_ahead`` were drawn with.
+        self._last_guessed: dict[str, int] = {}
+        self._exhausted = False
         self.guesses: dict[tuple[str, str], _Guess] = {}
+
+    def _next_group(self) -> list[_Item] | None:
+        group = None if self._exhausted else next(self._groups, None)
+        self._exhausted = group is None
+        return group
 
     def advance(self) -> list[_Item] | None:
         """The group to issue now, or None when done."""
-        if not self._fetched:  # the previous group numbered nothing (all held), so it never looked ahead
-            self._following = next(self._groups, None)
-        current, self._following, self._fetched = self._following, None, False
-        return current
+        if self._ahead:
+            group, self.guesses = self._ahead.popleft()
+            return group
+        self.guesses = {}  # reached without a look-ahead (the groups before numbered nothing): drawn when numbered
+        return self._next_group()
 
     def look_ahead(self, issued_on: date, last: Mapping[str, int]) -> None:
-        """Called by a group once it holds its numbers (``last`` per issuer): fetch and start the next group."""
-        if self._fetched:  # the group is being redone one donor at a time: it looked ahead already
-            return
-        self._fetched = True
-        self._following = next(self._groups, None)
-        drafts = [d for _, drafts, held in self._following or () if not held for d in drafts]
-        self.guesses = self._make_guesses(drafts, issued_on, last) if drafts else {}
+        """Called by a group once it holds its numbers (``last`` per issuer): load and start drawing the groups
+        after it, up to ``depth``. Called again while a collided group is redone donor by donor, it finds them
+        loaded already."""
+        # Groups already ahead were drawn on from the guessed numbers; without any, from the real ones.
+        following = {**last, **self._last_guessed} if self._ahead else dict(last)
+        while len(self._ahead) < self._depth:
+            group = self._next_group()
+            if group is None:
+                break
+            drafts = [d for _, drafts, held in group if not held for d in drafts]
+            guesses = self._make_guesses(drafts, issued_on, following) if drafts else {}
+            for guess in guesses.values():
+                key = guess.numbered.draft.issuer.key
+                following[key] = max(following[key], guess.numbered.number)
+            self._ahead.append((group, guesses))
+        self._last_guessed = following
 
 
 def issue_annual(
@@ -537,6 +560,7 @@ def issue_annual(
             pipeline = _Pipeline(
                 groups,
                 lambda drafts, issued_on, last: _guess_ahead(plan, drafts, settings, renderer, issued_on, last),
+                int(config.get("STATEMENTS_DRAW_AHEAD", 3)),
             )
             groups = iter(pipeline.advance, None)
         for group in groups:

@@ -343,11 +343,12 @@ def test_a_group_writes_per_statement_what_issuing_one_by_one_would(
     assert "2026" in mails[to_english].body_text
 
 
+@pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("shift", [0, 1])
 def test_groups_drawn_ahead_keep_only_drawings_with_their_real_number(
-    app, app_ctx, db_session, run_day, configure_issuer, gift, monkeypatch, shift
+    app, app_ctx, db_session, run_day, configure_issuer, gift, monkeypatch, shift, depth
 ):
-    """With workers, the next group is drawn while this one is stored, with the numbers it should get. When
+    """With workers, the next groups are drawn while this one is stored, with the numbers they should get. When
     someone else took a number in between (simulated by guessing one too far), every guess is thrown away and
     redrawn: the stored PDF always carries the stored number, and the numbers stay gapless."""
     from kyodo_fund.receipts.pdf import render_receipt
@@ -360,6 +361,7 @@ def test_groups_drawn_ahead_keep_only_drawings_with_their_real_number(
     monkeypatch.setitem(app.config, "STATEMENTS_RENDER_WORKERS", 2)
     monkeypatch.setitem(app.config, "STATEMENTS_RENDER_POOL_FROM", 1)
     monkeypatch.setitem(app.config, "STATEMENTS_COMMIT_EVERY", 3)
+    monkeypatch.setitem(app.config, "STATEMENTS_DRAW_AHEAD", depth)
     real_guess, guessed = statements._guess_ahead, []
 
     def guess(plan, drafts, settings, renderer, issued_on, last):
@@ -374,5 +376,6 @@ def test_groups_drawn_ahead_keep_only_drawings_with_their_real_number(
     for receipt in issued:
         assert snapshot_of(receipt).number == receipt.display_number
         assert receipt.pdf == render_receipt(snapshot_of(receipt))
-    # Groups of 3: the second and third groups (donors 4–7) were drawn ahead, right or wrong.
-    assert guessed == [n + shift for n in range(4, 8)]
+    # Groups of 3: the second and third groups (donors 4–7) were drawn ahead, right or wrong. Two groups ahead,
+    # the third continues from the second's guesses (one shift more); one ahead, from the second's real numbers.
+    assert guessed == [n + shift for n in range(4, 7)] + [7 + shift * depth]

@@ -156,20 +156,22 @@ def _already_issued(session: Session, year: int, keys: Sequence[str]) -> set[str
     return {donor_key for donor_key, kind in rows if kind == ReceiptKind.ANNUAL_STATEMENT}
 
 
+def _unreceipted(session: Session, plan: Preflight) -> list[Any]:
+    """The gifts a statement of ``plan`` covers: the year's receiptable gifts with something left after refunds
+    and no receipt yet."""
+    return [
+        *_base_filters(session, plan.year, plan.donor_email),
+        Donation.amount_yen > Donation.refunded_yen,
+        ~exists().where(ReceiptedGift.donation_id == Donation.id),
+    ]
+
+
 def _drafts_of_batch(session: Session, plan: Preflight, keys: Sequence[str], cache: dict) -> dict[str, list[Draft]]:
     """Load the unreceipted gifts of a batch of donors and turn them into drafts, streaming the rows."""
     user_ids = [int(k[2:]) for k in keys if k.startswith("u:")]
     raws = [raw for k in keys if k.startswith("e:") for raw in plan.raw_emails.get(k[2:], ())]
-    base = (
-        select(*_GIFT_COLUMNS)
-        .where(
-            *_base_filters(session, plan.year, plan.donor_email),
-            Donation.amount_yen > Donation.refunded_yen,
-            ~exists().where(ReceiptedGift.donation_id == Donation.id),
-        )
-        .order_by(Donation.id)
-        .execution_options(yield_per=1000)
-    )
+    base = select(*_GIFT_COLUMNS).where(*_unreceipted(session, plan)).order_by(Donation.id)
+    base = base.execution_options(yield_per=1000)
     # (gift date, row) per donor: the date is worked out once per gift, not again for sorting and for the line.
     rows_by_key: dict[str, list[tuple[date | None, Any]]] = defaultdict(list)
     # Two lookups, each through its own index (accounts by user id, guests by e-mail), not one OR: for the guests'
@@ -366,6 +368,33 @@ def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, email
 _Item = tuple[str, list[Draft], bool]
 
 
+def _as_they_stand(session: Session, plan: Preflight, items: Sequence[_Item], cache: dict) -> list[_Item]:
+    """The group's drafts checked against its gifts as they stand in this transaction, and reloaded for any donor
+    whose gifts changed since they were loaded.
+
+    Drafts are loaded ahead, in an earlier transaction (a batch at a time, and the groups drawn ahead): a gift
+    refunded or receipted on its own in between must not be printed as it was. The gifts are read with a share
+    lock where the database has one (PostgreSQL), so a refund waits for this group's commit and then finds the
+    statement to correct; SQLite's write lock already keeps other writers out until then.
+    """
+    expected = {line.donation_id: line.amount_yen for _, drafts, _ in items for d in drafts for line in d.lines}
+    if not expected:
+        return list(items)
+    rows = session.execute(
+        select(Donation.id, Donation.amount_yen - Donation.refunded_yen)
+        .where(*_unreceipted(session, plan), Donation.id.in_(list(expected)))
+        .with_for_update(read=True, of=Donation)
+    )
+    now = {donation_id: net for donation_id, net in rows}
+    changed = [
+        key for key, drafts, _ in items if any(now.get(g.donation_id) != g.amount_yen for d in drafts for g in d.lines)
+    ]
+    if not changed:
+        return list(items)
+    fresh = _drafts_of_batch(session, plan, changed, cache)
+    return [(key, fresh.get(key, []) if key in changed else drafts, blocked) for key, drafts, blocked in items]
+
+
 def _issue_group(
     session: Session,
     plan: Preflight,
@@ -373,7 +402,8 @@ def _issue_group(
     actor: Actor,
     settings: EstimatorSettings,
     renderer: Renderer,
-    pipeline: _Pipeline | None = None,
+    pipeline: _Pipeline | None,
+    cache: dict,
 ) -> int:
     """Issue a group of donors in the caller's transaction: numbers first, in donor order; while the workers draw
     the PDFs (and, once the numbers are known, the next group's) this process renders the e-mails; then one
@@ -381,6 +411,7 @@ def _issue_group(
     gifts, the audit rows and the e-mails. Row for row the same as issuing the documents one at a time."""
     from kyodo_fund.receipts.services import hold_for_missing_data
 
+    items = _as_they_stand(session, plan, items, cache)
     for key, drafts, blocked in items:
         if blocked:
             ids = [i for d in drafts for i in d.donation_ids]
@@ -394,9 +425,14 @@ def _issue_group(
     last: dict[str, int] = {}
     for draft, number in zip(drafts, _take_blocks(session, drafts, issued_on), strict=True):
         guess = pipeline.guesses.pop((draft.donor_key, draft.group), None) if pipeline else None
-        # A guess drawn with another number or date (someone took a number in between, midnight passed, the
-        # group was redone after a collision) is thrown away: what is stored always carries the real number.
-        if guess is not None and (guess.numbered.number, guess.numbered.issued_on) == (number, issued_on):
+        # A guess drawn with another number, date or content (someone took a number in between, midnight passed,
+        # the group was redone after a collision, a gift changed) is thrown away: what is stored always carries
+        # the real number and the gifts as they stand.
+        if guess is not None and (guess.numbered.number, guess.numbered.issued_on, guess.numbered.draft) == (
+            number,
+            issued_on,
+            draft,
+        ):
             numbered.append(guess.numbered)
             pdfs.append(guess.pdf)
         else:
@@ -564,7 +600,9 @@ def issue_annual(
             )
             groups = iter(pipeline.advance, None)
         for group in groups:
-            result.issued += _commit_group(session, plan, group, actor, settings, renderer, pipeline, result, on_donor)
+            result.issued += _commit_group(
+                session, plan, group, actor, settings, renderer, pipeline, result, on_donor, cache
+            )
     return result
 
 
@@ -612,9 +650,10 @@ def _commit_group(
     pipeline: _Pipeline | None,
     result: AnnualResult,
     on_donor: Callable[[int], Any] | None,
+    cache: dict,
 ) -> int:
     try:
-        issued = _issue_group(session, plan, group, actor, settings, renderer, pipeline)
+        issued = _issue_group(session, plan, group, actor, settings, renderer, pipeline, cache)
         session.commit()
     except IntegrityError:  # another run issued one of these donors first: redo them one at a time
         session.rollback()
@@ -624,7 +663,7 @@ def _commit_group(
                 on_donor(1)
             return 0
         return sum(
-            _commit_group(session, plan, [item], actor, settings, renderer, pipeline, result, on_donor)
+            _commit_group(session, plan, [item], actor, settings, renderer, pipeline, result, on_donor, cache)
             for item in group
         )
     if on_donor:

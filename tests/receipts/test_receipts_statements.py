@@ -379,3 +379,49 @@ def test_groups_drawn_ahead_keep_only_drawings_with_their_real_number(
     # Groups of 3: the second and third groups (donors 4–7) were drawn ahead, right or wrong. Two groups ahead,
     # the third continues from the second's guesses (one shift more); one ahead, from the second's real numbers.
     assert guessed == [n + shift for n in range(4, 7)] + [7 + shift * depth]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_gift_refunded_after_its_group_was_loaded_is_printed_as_it_stands(
+    app, app_ctx, db_session, run_day, configure_issuer, gift, monkeypatch, workers
+):
+    """Drafts are loaded a batch at a time (and, with workers, drawn groups ahead) before their group's
+    transaction. A refund landing in between must reach the statement: the group rereads its gifts and reloads
+    the donors whose gifts changed, and a drawing made from the old gifts is not kept."""
+    from kyodo_fund.receipts.pdf import render_receipt
+    from kyodo_fund.receipts.services import snapshot_of
+
+    configure_issuer("koeki")
+    gifts = [
+        gift(donor_email=f"r{n}@example.jp", amount_yen=5_000, paid_at=paid(5), receipt_preference=ANNUAL)
+        for n in range(4)
+    ]
+    db_session.commit()
+    monkeypatch.setitem(app.config, "STATEMENTS_RENDER_WORKERS", workers)
+    monkeypatch.setitem(app.config, "STATEMENTS_RENDER_POOL_FROM", 1)
+    monkeypatch.setitem(app.config, "STATEMENTS_COMMIT_EVERY", 2)
+    real, calls = statements._as_they_stand, []
+
+    def refund_before_the_second_group(session, plan, items, cache):
+        calls.append([key for key, _, _ in items])
+        if len(calls) == 2:  # the first group is committed; the second was loaded (and drawn) already
+            gifts[2].refunded_yen, gifts[2].status = 2_000, DonationStatus.PARTIALLY_REFUNDED
+            gifts[3].refunded_yen, gifts[3].status = 5_000, DonationStatus.REFUNDED
+            session.flush()
+        return real(session, plan, items, cache)
+
+    monkeypatch.setattr(statements, "_as_they_stand", refund_before_the_second_group)
+    plan = preflight_annual(db_session, 2026)
+    assert plan.ready == 4
+    assert issue_annual(db_session, plan, SYSTEM).issued == 3
+    assert calls[1] == ["e:r2@example.jp", "e:r3@example.jp"]
+    issued = statements_of(db_session)
+    assert [(r.recipient_email, r.amount_yen, r.number) for r in issued] == [
+        ("r0@example.jp", 5_000, 1),
+        ("r1@example.jp", 5_000, 2),
+        ("r2@example.jp", 3_000, 3),
+    ]
+    partly = issued[2]
+    assert partly.pdf == render_receipt(snapshot_of(partly))
+    assert "¥3,000-" in pdf_text(partly.pdf)
+    assert [g.amount_yen for g in partly.gifts] == [3_000]

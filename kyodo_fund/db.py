@@ -75,19 +75,24 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+def make_engine(url: str, echo: bool = False, *, read_only: bool = False) -> Engine:
+    """``read_only``: for worker processes that only read (a batch job's checks spread over the cores). Writes are
+    refused by the database itself, and on SQLite its transactions do not take the write lock, so they run beside
+    each other and beside a writer."""
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        if read_only:
+            kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _make_sqlite_transactional(engine)
+        _make_sqlite_transactional(engine, read_only)
     return engine
 
 
-def _make_sqlite_transactional(engine: Engine) -> None:
+def _make_sqlite_transactional(engine: Engine, read_only: bool = False) -> None:
     # pysqlite opens transactions lazily and breaks SAVEPOINT; take over BEGIN ourselves.
     # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
     @event.listens_for(engine, "connect")
@@ -96,12 +101,15 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        # IMMEDIATE takes the write lock up front, the closest SQLite gets to SELECT ... FOR UPDATE.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock up front, the closest SQLite gets to SELECT ... FOR UPDATE. A read-only
+        # engine never writes: a deferred BEGIN reads a snapshot (WAL) without waiting for, or blocking, writers.
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class _AppSession(Session):
@@ -130,7 +138,11 @@ class Database:
         _DATABASES.append(self)
 
     def init_app(self, app: Any) -> None:
-        engine = make_engine(app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQL_ECHO", False))
+        engine = make_engine(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            app.config.get("SQL_ECHO", False),
+            read_only=bool(app.config.get("DATABASE_READ_ONLY", False)),
+        )
         app.extensions["kyodo_db_engine"] = engine
         self._fallback = engine
 

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale, get_locale
 from sqlalchemy import and_, delete, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -263,24 +264,86 @@ def _snapshot(plan: Preflight, draft: Draft, settings: EstimatorSettings, **fiel
     return build.statement_snapshot(draft.issuer, draft.lines, draft.donor, year=plan.year, settings=settings, **fields)
 
 
+@dataclass
+class _Checked:
+    """What the preflight found in one batch of donors."""
+
+    already_issued: int = 0
+    ready: int = 0
+    blocked: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+def _check_batch(session: Session, plan: Preflight, batch: Sequence[str], today: date, cache: dict) -> _Checked:
+    settings = _settings(current_app.config)
+    draft_fields = {"number": build.DRAFT_NUMBER["S"], "issued_on": today, "code": "draft", "url": "draft"}
+    checked = _Checked()
+    done = _already_issued(session, plan.year, batch)
+    checked.already_issued = len(done)
+    for key, drafts in _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache).items():
+        problems = [p for d in drafts for p in validate_snapshot(_snapshot(plan, d, settings, **draft_fields))]
+        if problems:
+            checked.blocked[key] = (_label(drafts[0]), list(dict.fromkeys(problems)))
+        else:
+            checked.ready += len(drafts)
+    return checked
+
+
+def _check_in_worker(
+    year: int, donor_email: str | None, batch: list[str], raw_emails: dict[str, list[str]], today: date, locale: str
+) -> _Checked:
+    """``_check_batch`` in a read-only worker (``jobs.workers``), in the caller's language."""
+    from kyodo_fund.extensions import db
+
+    plan = Preflight(year=year, donor_email=donor_email, keys=batch, raw_emails=raw_emails)
+    with force_locale(locale):
+        return _check_batch(db.session, plan, batch, today, {})
+
+
+def _checked_batches(session: Session, plan: Preflight, size: int) -> Iterator[_Checked]:
+    """Each batch's findings, in the donors' order: on read-only workers when the run is big enough to repay
+    starting them (``STATEMENTS_PREFLIGHT_WORKERS`` from ``STATEMENTS_PREFLIGHT_POOL_FROM`` donors), else here."""
+    config, today = current_app.config, today_in_tokyo()
+    batches = list(_chunks(plan.keys, size))
+    workers = int(config.get("STATEMENTS_PREFLIGHT_WORKERS", 0) or 0)
+    if workers < 2 or len(plan.keys) < int(config.get("STATEMENTS_PREFLIGHT_POOL_FROM", 20_000)):
+        cache: dict = {}
+        for batch in batches:
+            yield _check_batch(session, plan, batch, today, cache)
+        return
+    from kyodo_fund.jobs.workers import in_app, read_only_pool
+
+    locale = str(get_locale() or config["BABEL_DEFAULT_LOCALE"])
+    with read_only_pool(current_app._get_current_object(), min(workers, len(batches))) as pool:
+        pending = [
+            pool.submit(
+                in_app,
+                _check_in_worker,
+                plan.year,
+                plan.donor_email,
+                list(batch),
+                {k[2:]: plan.raw_emails[k[2:]] for k in batch if k.startswith("e:")},
+                today,
+                locale,
+            )
+            for batch in batches
+        ]
+        for future in pending:
+            yield future.result()
+
+
 def preflight_annual(
     session: Session, year: int, *, donor_email: str | None = None, batch_size: int | None = None
 ) -> Preflight:
-    """Who would get a statement, who already has one, and who cannot get one yet. Writes nothing."""
-    config = current_app.config
+    """Who would get a statement, who already has one, and who cannot get one yet. Writes nothing.
+
+    The batches may be checked by read-only worker processes (``_checked_batches``): they see committed data only,
+    which is all an annual run reads (the caller commits before it)."""
     keys, raw_emails = find_donors(session, year, donor_email=donor_email)
     plan = Preflight(year=year, donor_email=donor_email, keys=keys, raw_emails=raw_emails)
-    settings, cache, today = _settings(config), {}, today_in_tokyo()
-    draft_fields = {"number": build.DRAFT_NUMBER["S"], "issued_on": today, "code": "draft", "url": "draft"}
-    for batch in _chunks(keys, batch_size or config["STATEMENTS_BATCH_SIZE"]):
-        done = _already_issued(session, year, batch)
-        plan.already_issued += len(done)
-        for key, drafts in _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache).items():
-            problems = [p for d in drafts for p in validate_snapshot(_snapshot(plan, d, settings, **draft_fields))]
-            if problems:
-                plan.blocked[key] = (_label(drafts[0]), list(dict.fromkeys(problems)))
-            else:
-                plan.ready += len(drafts)
+    for checked in _checked_batches(session, plan, batch_size or current_app.config["STATEMENTS_BATCH_SIZE"]):
+        plan.already_issued += checked.already_issued
+        plan.ready += checked.ready
+        plan.blocked.update(checked.blocked)
     return plan
 
 

@@ -425,3 +425,60 @@ def test_a_gift_refunded_after_its_group_was_loaded_is_printed_as_it_stands(
     assert partly.pdf == render_receipt(snapshot_of(partly))
     assert "¥3,000-" in pdf_text(partly.pdf)
     assert [g.amount_yen for g in partly.gifts] == [3_000]
+
+
+def test_preflight_on_read_only_workers_finds_what_one_process_finds(
+    app, committed_db, run_day, configure_issuer, monkeypatch
+):
+    """From STATEMENTS_PREFLIGHT_POOL_FROM donors the batches are checked by read-only worker processes; the plan
+    (donors, who is ready, who is blocked and why, who already has a statement) must be the one a single process
+    makes, in the same order."""
+    from flask_babel import force_locale
+
+    from tests.factories import make_donation
+
+    configure_issuer("koeki_cert")  # needs the donor's address
+    account = make_user(committed_db, email="account@example.jp", name="口座 太郎")
+    for n in range(9):
+        fields = {"donor_email": f"p{n}@example.jp", "receipt_preference": ANNUAL, "paid_at": paid(2 + n % 9)}
+        if n % 4 == 1:
+            fields["donor_address"] = ""  # blocked: no address, none on a profile either
+        if n % 4 == 2:
+            fields["donor_name"] = "上様"  # blocked: not a name
+        make_donation(committed_db, None, **fields)
+    make_donation(committed_db, None, user_id=account.id, receipt_preference=ANNUAL, paid_at=paid(6))
+    committed_db.commit()
+    with app.test_request_context():
+        issue_annual(committed_db, preflight_annual(committed_db, 2026, donor_email="p0@example.jp"), SYSTEM)
+    committed_db.commit()
+
+    from kyodo_fund.jobs import workers
+
+    pools, real_pool = [], workers.read_only_pool
+
+    def spy(app_, count):
+        pools.append(count)
+        return real_pool(app_, count)
+
+    monkeypatch.setattr(workers, "read_only_pool", spy)
+
+    def plan(pool_from: int, locale: str):
+        monkeypatch.setitem(app.config, "STATEMENTS_PREFLIGHT_WORKERS", 2)
+        monkeypatch.setitem(app.config, "STATEMENTS_PREFLIGHT_POOL_FROM", pool_from)
+        with app.test_request_context(), force_locale(locale):
+            found = preflight_annual(committed_db, 2026, batch_size=3)
+            committed_db.rollback()
+        return found
+
+    messages = {}
+    for locale in ("ja", "en"):
+        alone, pooled = plan(10_000, locale), plan(1, locale)
+        assert len(alone.keys) == 10 and alone.already_issued == 1 and alone.ready == 5
+        assert len(alone.blocked) == 4
+        assert (pooled.keys, pooled.ready, pooled.already_issued) == (alone.keys, alone.ready, alone.already_issued)
+        assert list(pooled.blocked.items()) == list(alone.blocked.items())
+        messages[locale] = {p for _, problems in pooled.blocked.values() for p in problems}
+    assert pools == [2, 2]  # the pooled plans ran on two workers, the others in this process
+    # The workers report in the caller's language.
+    assert "寄附者の住所がありません" in messages["ja"]
+    assert messages["en"].isdisjoint(messages["ja"])

@@ -190,7 +190,7 @@ def report(args: argparse.Namespace, seconds_seeding: float, m: dict, command: s
             f"`{command}`",
             "",
             f"{os.cpu_count()} cores, Python {platform.python_version()}; load average before / after: "
-            f"{m['load_before']} / {m['load_after']} (other work was running on the machine).",
+            f"{m['load_before']} / {m['load_after']} (the run's own workers count in the second).",
             "",
             "| measure | value |",
             "|---|---|",

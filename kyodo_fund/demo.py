@@ -252,6 +252,42 @@ def _gifts(session: Any, admin: User) -> None:
         )
 
 
+#: Last year's gifts of donors who chose one annual statement (年間まとめ), so that ``flask receipts annual --year
+#: <last year>`` has something to issue: (name, kana, e-mail, address, yen, months).
+ANNUAL_DONORS = (
+    ("千曲 寄子", "チクマ ヨリコ", "chikuma.yoriko@example.jp", "長野県千曲市杭瀬下2-1", 3_000, range(1, 13)),
+    ("木曽 文太", "キソ ブンタ", "kiso.bunta@example.jp", "長野県木曽郡木曽町福島2326-6", 10_000, (6, 12)),
+)
+
+
+def _annual_gifts(session: Any, admin: User) -> None:
+    from datetime import date
+
+    from kyodo_fund.donations.models import Donation, ReceiptPreference
+    from kyodo_fund.donations.offline import record_offline_donation
+    from kyodo_fund.projects.models import today_in_tokyo
+
+    if session.scalar(select(Donation.id).where(Donation.receipt_preference == ReceiptPreference.ANNUAL).limit(1)):
+        return
+    year = today_in_tokyo().year - 1
+    for name, kana, email, address, amount, months in ANNUAL_DONORS:
+        for month in months:
+            record_offline_donation(
+                session,
+                Actor(admin),
+                received_on=date(year, month, 10),
+                amount_yen=amount,
+                method="bank_transfer",
+                donor_name=name,
+                donor_kana=kana,
+                postal_code="390-0000",
+                address=address,
+                email=email,
+                receipt_preference=ReceiptPreference.ANNUAL,
+                platform_fee_pct=current_app.config["PLATFORM_FEE_PCT"],
+            )
+
+
 def _certification(session: Any, admin: User) -> None:
     """The first demo NPO法人 is certified (認定) since 2022-04-01: its renewal window is open in late 2026."""
     from datetime import date
@@ -295,6 +331,7 @@ def demo_command() -> None:
     for spec in PROJECTS:
         _project(session, admin, spec)
     _gifts(session, admin)
+    _annual_gifts(session, admin)
     _certification(session, admin)
     session.commit()
     click.echo("Demo data ready (local use only). Every account's password: " + DEMO_PASSWORD)

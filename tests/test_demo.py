@@ -41,3 +41,24 @@ def test_demo_refuses_production(app, monkeypatch):
     monkeypatch.setitem(app.config, "ENV_NAME", "production")
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code != 0 and "production" in result.output
+
+
+def test_demo_gives_the_annual_statements_run_something_to_issue(app, db_session):
+    """``flask receipts annual --year <last year>`` on demo data issues statements (the issue's try-out)."""
+    from kyodo_fund.donations.models import Donation, ReceiptPreference
+    from kyodo_fund.projects.models import today_in_tokyo
+    from kyodo_fund.receipts.models import Receipt, ReceiptKind
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo"]).exit_code == 0  # idempotent: the gifts are not recorded twice
+    annual = select(func.count(Donation.id)).where(Donation.receipt_preference == ReceiptPreference.ANNUAL)
+    assert db_session.scalar(annual) == 14
+    last_year = str(today_in_tokyo().year - 1)
+    result = runner.invoke(args=["receipts", "annual", "--year", last_year, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    statements = db_session.scalars(select(Receipt).where(Receipt.kind == ReceiptKind.ANNUAL_STATEMENT)).all()
+    assert sorted((s.recipient_email, s.amount_yen) for s in statements) == [
+        ("chikuma.yoriko@example.jp", 36_000),
+        ("kiso.bunta@example.jp", 20_000),
+    ]

@@ -20,6 +20,7 @@ from kyodo_fund.receipts.snapshot import (
     Designation,
     DocumentKind,
     DonorSnapshot,
+    ReceiptFlags,
     ReceiptLine,
     ReceiptSnapshot,
 )
@@ -178,6 +179,7 @@ def statement_snapshot(
     code: str,
     url: str,
     settings: EstimatorSettings,
+    flags: ReceiptFlags | None = None,
 ) -> ReceiptSnapshot:
     kind, designations = lines[0].kind, lines[0].designations
     ordered = sorted(lines, key=lambda g: (g.received_on, g.donation_id))
@@ -192,6 +194,7 @@ def statement_snapshot(
         total_yen=total,
         verification_code=code,
         verification_url=url,
+        flags=flags or ReceiptFlags(),
         period_from=date(year, 1, 1),
         period_to=date(year, 12, 31),
         tax_estimate_text=tax_estimate_text(kind, designations, total, settings),

@@ -32,7 +32,8 @@ def _locale():
 @click.option("--batch-size", type=click.IntRange(1, 100_000), help="Donors per batch (default STATEMENTS_BATCH_SIZE).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def annual(year: int, dry_run: bool, donor_email: str | None, batch_size: int | None, no_progress: bool) -> None:
-    """Issue the annual statements for YEAR. Safe to rerun: donors with a statement for YEAR are skipped."""
+    """Issue the annual statements for YEAR. Safe to rerun: donors whose gifts of YEAR are all on a statement are
+    skipped; gifts recorded after a donor's statement get a supplement."""
     with _locale():
         plan = preflight_annual(db.session, year, donor_email=donor_email, batch_size=batch_size)
         db.session.rollback()

@@ -65,6 +65,7 @@ KOEKI_ONLY = "所得控除のみ対象（この寄附金は税額控除の対象
 DESIGNATION_INTRO = "当法人は、次の地方公共団体の条例により、個人住民税の寄附金税額控除の対象として指定されています。"
 CERT_IN_PLACE_OF_COPY = "（税額控除に係る証明書の写しの添付に代えて、その番号と日付を記載しています）"
 ESTIMATE_HEADING = "参考：控除額の目安（情報提供であり、実際の控除額は確定申告で確定します）"
+SUPPLEMENT = "本書は、同年分の証明書の発行後に記録された寄附についての追加分です。"
 KEEP_FOR_RETURN = "この証明書は確定申告で寄附金控除を受ける際に必要です。大切に保管してください。"
 
 __all__ = ["render_plain_page", "render_receipt", "validate_snapshot"]
@@ -250,6 +251,8 @@ class _Document:
             self._centred("本書は再発行したものです（原本と同一の内容）。", size=9)
         if self.s.flags.replaces_number:
             self._centred(f"本書は {self.s.flags.replaces_number}（取消済み）に代わるものです。", size=9)
+        if self.s.flags.supplement:
+            self._centred(SUPPLEMENT, size=9)
         self.y -= 10
 
     def _centred(self, text: str, *, size: float, color: Color = black, font: str = MINCHO) -> None:

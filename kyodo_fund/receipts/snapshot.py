@@ -82,6 +82,8 @@ class ReceiptFlags:
     voided: bool = False  #: prints a large 取消 mark
     reissue: bool = False  #: prints 「再発行」; the number carries the -R1, -R2 … suffix
     replaces_number: str = ""  #: the voided document this one replaces (partial refunds)
+    #: An annual statement of gifts the donor's first statement for the year did not cover (recorded after it).
+    supplement: bool = False
 
 
 @dataclass(frozen=True)

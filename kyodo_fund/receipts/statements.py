@@ -2,8 +2,9 @@
 
 Two passes over the donors, in batches so memory stays flat at any size: ``preflight_annual`` finds who cannot
 be issued (missing address …) without writing anything; ``issue_annual`` then issues them and commits every
-``STATEMENTS_COMMIT_EVERY`` donors. A donor who already has a statement for the year is skipped, and
-``Receipt.statement_key`` is unique, so a rerun after a crash, or two runs at once, never issue one twice.
+``STATEMENTS_COMMIT_EVERY`` donors. Only gifts not yet receipted are drawn, a donor with nothing left is skipped,
+and ``Receipt.statement_key`` is unique, so a rerun after a crash, or two runs at once, never issue one twice. A gift
+of the year recorded after the donor's statement gets a supplement (追加分) on the next run.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from kyodo_fund.receipts.services import (
     receipt_mail_key,
     today_in_tokyo,
 )
-from kyodo_fund.receipts.snapshot import DonorSnapshot, ReceiptSnapshot, validate_snapshot
+from kyodo_fund.receipts.snapshot import DonorSnapshot, ReceiptFlags, ReceiptSnapshot, validate_snapshot
 from kyodo_fund.tax.estimator import EstimatorSettings
 
 #: Columns of a gift the statements need; plain rows, not ORM objects, so big runs stay light.
@@ -72,6 +73,8 @@ class Draft:
     email: str
     #: The language of the e-mail: the account's, Japanese for guests.
     locale: str = "ja"
+    #: The donor's statement for the year and wording exists already: this one covers gifts recorded after it.
+    supplement: bool = False
 
     @property
     def donation_ids(self) -> list[int]:
@@ -147,14 +150,40 @@ def find_donors(
     return sorted(keys), dict(raw_emails)
 
 
-def _already_issued(session: Session, year: int, keys: Sequence[str]) -> set[str]:
-    """Donors with any statement for ``year``: all of a donor's statements are committed together."""
+def _issued(session: Session, year: int, keys: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Donors with any statement for ``year``, and the statement keys (year, donor, wording) those hold."""
     # Looked up by (donor_key, period_year) only, the kind checked here: with ``kind`` in the WHERE clause SQLite
     # preferred the kind index and read every statement issued so far, once per batch.
     rows = session.execute(
-        select(Receipt.donor_key, Receipt.kind).where(Receipt.donor_key.in_(keys), Receipt.period_year == year)
+        select(Receipt.donor_key, Receipt.kind, Receipt.statement_key).where(
+            Receipt.donor_key.in_(keys), Receipt.period_year == year
+        )
     )
-    return {donor_key for donor_key, kind in rows if kind == ReceiptKind.ANNUAL_STATEMENT}
+    donors, statement_keys = set(), set()
+    for donor_key, kind, statement_key in rows:
+        if kind == ReceiptKind.ANNUAL_STATEMENT:
+            donors.add(donor_key)
+            if statement_key:
+                statement_keys.add(statement_key)
+    return donors, statement_keys
+
+
+def _statement_key(year: int, draft: Draft) -> str:
+    """Unique per statement, so that two runs never issue one twice: (year, donor, wording) for the first; a
+    supplement adds its first gift, which no other statement can cover (a gift is receipted once)."""
+    first = f"{year}|{draft.donor_key}|{draft.group}"
+    return f"{first}|+{min(draft.donation_ids)}" if draft.supplement else first
+
+
+def _batch(session: Session, plan: Preflight, batch: Sequence[str], cache: dict) -> tuple[set[str], dict]:
+    """The donors of ``batch`` with a statement already, and every donor's drafts of gifts not yet receipted.
+    A donor with a statement gets drafts only for gifts recorded after it: those are supplements where the
+    statement of that wording exists, first statements for a wording the donor had no statement for yet."""
+    done, issued_keys = _issued(session, plan.year, batch)
+    drafts = _drafts_of_batch(session, plan, batch, cache)
+    for key in done & drafts.keys():
+        drafts[key] = [replace(d, supplement=_statement_key(plan.year, d) in issued_keys) for d in drafts[key]]
+    return done, drafts
 
 
 def _unreceipted(session: Session, plan: Preflight) -> list[Any]:
@@ -261,7 +290,10 @@ def _label(draft: Draft) -> str:
 
 
 def _snapshot(plan: Preflight, draft: Draft, settings: EstimatorSettings, **fields: Any):
-    return build.statement_snapshot(draft.issuer, draft.lines, draft.donor, year=plan.year, settings=settings, **fields)
+    flags = ReceiptFlags(supplement=True) if draft.supplement else None
+    return build.statement_snapshot(
+        draft.issuer, draft.lines, draft.donor, year=plan.year, settings=settings, flags=flags, **fields
+    )
 
 
 @dataclass
@@ -277,9 +309,9 @@ def _check_batch(session: Session, plan: Preflight, batch: Sequence[str], today:
     settings = _settings(current_app.config)
     draft_fields = {"number": build.DRAFT_NUMBER["S"], "issued_on": today, "code": "draft", "url": "draft"}
     checked = _Checked()
-    done = _already_issued(session, plan.year, batch)
-    checked.already_issued = len(done)
-    for key, drafts in _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache).items():
+    done, drafts_by_key = _batch(session, plan, batch, cache)
+    checked.already_issued = len(done - drafts_by_key.keys())
+    for key, drafts in drafts_by_key.items():
         problems = [p for d in drafts for p in validate_snapshot(_snapshot(plan, d, settings, **draft_fields))]
         if problems:
             checked.blocked[key] = (_label(drafts[0]), list(dict.fromkeys(problems)))
@@ -420,7 +452,7 @@ def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, email
         "user_id": draft.user_id,
         "donor_key": draft.donor_key,
         "period_year": plan.year,
-        "statement_key": f"{plan.year}|{draft.donor_key}|{draft.group}",
+        "statement_key": _statement_key(plan.year, draft),
         "recipient_email": draft.email,
         "pdf": pdf,
         "emailed_at": emailed_at,
@@ -454,7 +486,7 @@ def _as_they_stand(session: Session, plan: Preflight, items: Sequence[_Item], ca
     ]
     if not changed:
         return list(items)
-    fresh = _drafts_of_batch(session, plan, changed, cache)
+    fresh = _batch(session, plan, changed, cache)[1]
     return [(key, fresh.get(key, []) if key in changed else drafts, blocked) for key, drafts, blocked in items]
 
 
@@ -681,12 +713,11 @@ def _groups(
     """The donors to issue (or hold), in groups of ``every``, loading their gifts a batch at a time; donors with
     nothing to do are counted on the way."""
     for batch in _chunks(plan.keys, batch_size):
-        done = _already_issued(session, plan.year, batch)
-        drafts_by_key = _drafts_of_batch(session, plan, [k for k in batch if k not in done], cache)
+        done, drafts_by_key = _batch(session, plan, batch, cache)
         items: list[_Item] = []
         for key in batch:
             drafts = drafts_by_key.get(key, [])
-            if key in done:
+            if key in done and not drafts:
                 result.skipped += 1
             elif key in plan.blocked:
                 result.blocked += 1

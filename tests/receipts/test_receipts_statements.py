@@ -482,3 +482,35 @@ def test_preflight_on_read_only_workers_finds_what_one_process_finds(
     # The workers report in the caller's language.
     assert "寄附者の住所がありません" in messages["ja"]
     assert messages["en"].isdisjoint(messages["ja"])
+
+
+def test_a_gift_recorded_after_the_statement_gets_a_supplement(
+    app, app_ctx, db_session, run_day, configure_issuer, gift
+):
+    """A late gift of the year (an offline transfer entered in February, say) is on no statement yet: the next run
+    issues a supplement for it alone, marked as such, instead of skipping the donor because a statement exists."""
+    from kyodo_fund.receipts.pdf import SUPPLEMENT
+
+    configure_issuer("koeki")
+    gift(donor_email="late@example.jp", amount_yen=3_000, paid_at=paid(4), receipt_preference=ANNUAL)
+    gift(donor_email="late@example.jp", amount_yen=4_000, paid_at=paid(5), receipt_preference=ANNUAL)
+    db_session.commit()
+    assert issue_annual(db_session, preflight_annual(db_session, 2026), SYSTEM).issued == 1
+    db_session.commit()
+    late = gift(donor_email="late@example.jp", amount_yen=5_000, paid_at=paid(12, 20), receipt_preference=ANNUAL)
+    db_session.commit()
+
+    plan = preflight_annual(db_session, 2026)
+    assert (plan.ready, plan.already_issued) == (1, 0)
+    result = issue_annual(db_session, plan, SYSTEM)
+    assert (result.issued, result.skipped) == (1, 0)
+    first, supplement = statements_of(db_session)
+    assert (first.amount_yen, supplement.amount_yen) == (7_000, 5_000)
+    assert [g.donation_id for g in supplement.gifts] == [late.id]
+    assert supplement.statement_key == f"{first.statement_key}|+{late.id}"
+    assert supplement.snapshot["flags"]["supplement"] is True and first.snapshot["flags"]["supplement"] is False
+    assert SUPPLEMENT in pdf_text(supplement.pdf) and SUPPLEMENT not in pdf_text(first.pdf)
+
+    again = issue_annual(db_session, preflight_annual(db_session, 2026), SYSTEM)
+    assert (again.issued, again.skipped) == (0, 1)
+    assert len(statements_of(db_session)) == 2

@@ -7,7 +7,7 @@ from typing import Any
 from babel import Locale
 from flask import current_app
 from flask_babel import force_locale, get_locale, get_translations
-from jinja2 import Environment
+from jinja2 import Environment, TemplateNotFound
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -118,12 +118,16 @@ def render_email(
         ctx = {**mail_locale.gettext, **ctx}
         subject = env.get_template(f"emails/{template}/subject.txt").render(ctx).strip()
         text = env.get_template(f"emails/{template}/body.txt").render(ctx)
+        html_name = f"emails/{template}/body.html"
         try:
-            html = env.get_template(f"emails/{template}/body.html").render(ctx)
-        except Exception as exc:  # a text-only message is fine
-            if type(exc).__name__ != "TemplateNotFound":
+            html_template = env.get_template(html_name)
+        except TemplateNotFound as exc:
+            if exc.name != html_name:  # only a missing body.html makes a text-only message
                 raise
-            html = None
+            html_template = None
+        # Rendered outside the ``try``: a template it includes or extends that is missing is an error, not a reason
+        # to send the mail without its HTML part.
+        html = html_template.render(ctx) if html_template is not None else None
     return Email(template, to, " ".join(subject.split()), text, html, dedupe_key, tuple(attachments or ()))
 
 

@@ -24,8 +24,9 @@ import os
 import platform
 import sys
 import time
-from datetime import date
 from pathlib import Path
+
+from samples import statement_maker
 
 
 def main() -> None:
@@ -37,39 +38,14 @@ def main() -> None:
     sys.path.insert(0, str(args.root.resolve()))
 
     from kyodo_fund.factory import create_app
-    from kyodo_fund.receipts import build
     from kyodo_fund.receipts import pdf as receipts_pdf
-    from kyodo_fund.receipts.issuers import fund_issuer
-    from kyodo_fund.receipts.snapshot import DonorSnapshot
-    from kyodo_fund.tax.estimator import EstimatorSettings
-    from kyodo_fund.tax.kinds import IssuerKind
 
     assert Path(receipts_pdf.__file__).resolve().is_relative_to(args.root.resolve()), receipts_pdf.__file__
     app = create_app("testing")
     year, n = 2025, args.count
     with app.app_context():
-        issuer = fund_issuer(app.config)
-        lines = [
-            build.GiftLine(m, date(year, m, 1), 3_000, issuer.name, "", IssuerKind.KOEKI, ()) for m in range(1, 13)
-        ]
-        settings = EstimatorSettings.from_config(app.config)
-        snapshots = []
-        for i in range(n):
-            code = build.new_verification_code()
-            donor = DonorSnapshot(f"寄附 太郎{i}", f"長野県松本市丸の内{i % 9 + 1}-{i % 40 + 1}", "390-0873")
-            snapshots.append(
-                build.statement_snapshot(
-                    issuer,
-                    lines,
-                    donor,
-                    year=year,
-                    number=f"S-{year + 1}-{i + 1:06d}",
-                    issued_on=date(year + 1, 1, 15),
-                    code=code,
-                    url=build.verification_url(app.config, code),
-                    settings=settings,
-                )
-            )
+        make = statement_maker(app.config, year)
+        snapshots = [make(i + 1, f"寄附 太郎{i}", f"長野県松本市丸の内{i % 9 + 1}-{i % 40 + 1}") for i in range(n)]
     texts = [f"寄附金受領証明書 S-{year + 1}-{i:06d} 寄附 太郎{i} 様 ¥36,000-" for i in range(n)]
 
     def timed(render, items) -> float:

@@ -34,6 +34,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from samples import statement_maker
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -99,13 +101,8 @@ def measure(url: str, donors: int, year: int, batch_size: int) -> dict:
     """Runs in the child process: baseline, render-only breakdown, then the service."""
     from kyodo_fund.audit import SYSTEM
     from kyodo_fund.extensions import db
-    from kyodo_fund.receipts import build
-    from kyodo_fund.receipts.issuers import fund_issuer
     from kyodo_fund.receipts.pdf import render_plain_page, render_receipt
-    from kyodo_fund.receipts.snapshot import DonorSnapshot
     from kyodo_fund.receipts.statements import issue_annual, preflight_annual
-    from kyodo_fund.tax.estimator import EstimatorSettings
-    from kyodo_fund.tax.kinds import IssuerKind
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     app = make_app(url)
@@ -129,29 +126,13 @@ def measure(url: str, donors: int, year: int, batch_size: int) -> dict:
                     pass
                 plain_parallel = donors / (time.perf_counter() - started)
 
-        issuer = fund_issuer(app.config)
-        lines = [
-            build.GiftLine(m, date(year, m, 1), 3_000, issuer.name, "", IssuerKind.KOEKI, ()) for m in range(1, 13)
-        ]
-        donor = DonorSnapshot("寄附 太郎", "長野県松本市丸の内3-7", "390-0873")
-        settings = EstimatorSettings.from_config(app.config)
+        make = statement_maker(app.config, year)
         sample = min(donors, 1_000)
         started = time.perf_counter()
         for n in range(-20, sample):
             if n == 0:
                 started = time.perf_counter()
-            code = build.new_verification_code()
-            snapshot = build.statement_snapshot(
-                issuer,
-                lines,
-                donor,
-                year=year,
-                number=f"S-{year + 1}-{n + 1:06d}",
-                issued_on=date(year + 1, 1, 15),
-                code=code,
-                url=build.verification_url(app.config, code),
-                settings=settings,
-            )
+            snapshot = make(n + 1)
             render_receipt(snapshot)
         render_rate = sample / (time.perf_counter() - started)
 

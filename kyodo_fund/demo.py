@@ -230,26 +230,36 @@ GIFTS = (
 
 def _gifts(session: Any, admin: User) -> None:
     from kyodo_fund.donations.models import Donation
-    from kyodo_fund.donations.offline import record_offline_donation
     from kyodo_fund.projects.models import Project, today_in_tokyo
 
     if session.scalar(select(Donation.id).limit(1)) is not None:
         return
     today = today_in_tokyo()
     for slug, amount, name, kana, address in GIFTS:
-        record_offline_donation(
+        _bank_transfer(
             session,
-            Actor(admin),
+            admin,
             received_on=today,
             amount_yen=amount,
-            method="bank_transfer",
             project=session.scalar(select(Project).where(Project.slug == slug)),
             donor_name=name,
             donor_kana=kana,
-            postal_code="390-0000",
             address=address,
-            platform_fee_pct=current_app.config["PLATFORM_FEE_PCT"],
         )
+
+
+def _bank_transfer(session: Any, admin: User, **fields: Any) -> None:
+    """A demo gift entered as staff enter a bank transfer: through the offline-gift service, which validates it."""
+    from kyodo_fund.donations.offline import record_offline_donation
+
+    record_offline_donation(
+        session,
+        Actor(admin),
+        method="bank_transfer",
+        postal_code="390-0000",
+        platform_fee_pct=current_app.config["PLATFORM_FEE_PCT"],
+        **fields,
+    )
 
 
 #: Last year's gifts of donors who chose one annual statement (年間まとめ), so that ``flask receipts annual --year
@@ -264,7 +274,6 @@ def _annual_gifts(session: Any, admin: User) -> None:
     from datetime import date
 
     from kyodo_fund.donations.models import Donation, ReceiptPreference
-    from kyodo_fund.donations.offline import record_offline_donation
     from kyodo_fund.projects.models import today_in_tokyo
 
     if session.scalar(select(Donation.id).where(Donation.receipt_preference == ReceiptPreference.ANNUAL).limit(1)):
@@ -272,19 +281,16 @@ def _annual_gifts(session: Any, admin: User) -> None:
     year = today_in_tokyo().year - 1
     for name, kana, email, address, amount, months in ANNUAL_DONORS:
         for month in months:
-            record_offline_donation(
+            _bank_transfer(
                 session,
-                Actor(admin),
+                admin,
                 received_on=date(year, month, 10),
                 amount_yen=amount,
-                method="bank_transfer",
                 donor_name=name,
                 donor_kana=kana,
-                postal_code="390-0000",
                 address=address,
                 email=email,
                 receipt_preference=ReceiptPreference.ANNUAL,
-                platform_fee_pct=current_app.config["PLATFORM_FEE_PCT"],
             )
 
 

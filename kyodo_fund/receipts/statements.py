@@ -2,18 +2,23 @@
 
 Two passes over the donors, in batches so memory stays flat at any size: ``preflight_annual`` finds who cannot
 be issued (missing address …) without writing anything; ``issue_annual`` then issues them and commits every
-``STATEMENTS_COMMIT_EVERY`` donors. Only gifts not yet receipted are drawn, a donor with nothing left is skipped,
-and ``Receipt.statement_key`` is unique, so a rerun after a crash, or two runs at once, never issue one twice. A gift
-of the year recorded after the donor's statement gets a supplement (追加分) on the next run.
+``STATEMENTS_COMMIT_EVERY`` donors. The issue pass takes the drafts the preflight loaded and checked (kept in a
+temporary file, not in memory), so it prints what the preflight report vouched for, and loads again only the donors
+whose gifts changed in between (a refund, a gift recorded meanwhile). Only gifts not yet receipted are drawn, a
+donor with nothing left is skipped, and ``Receipt.statement_key`` is unique, so a rerun after a crash, or two runs
+at once, never issue one twice. A gift of the year recorded after the donor's statement gets a supplement (追加分)
+on the next run.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from flask import current_app
 from flask_babel import force_locale, get_locale
@@ -93,6 +98,18 @@ class Preflight:
     blocked: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     already_issued: int = 0
     ready: int = 0  #: statements the issue pass would create
+    #: Donors per batch: the issue pass takes the batches the preflight checked, in the same order.
+    batch_size: int = 500
+    #: Each batch as the preflight loaded it (see ``_Checked.loaded``), one pickle after the other in a temporary
+    #: file, so the issue pass neither loads the gifts again nor holds a year of drafts in memory.
+    spool: IO[bytes] | None = field(default=None, repr=False, compare=False)
+
+    def loaded_batches(self) -> Iterator[tuple[set[str], dict[str, list[Draft]]]] | None:
+        """The batches the preflight loaded, once; None if there are none to take."""
+        spool, self.spool = self.spool, None
+        if spool is None:
+            return None
+        return _read_spool(spool, len(self.keys), self.batch_size)
 
 
 @dataclass
@@ -130,6 +147,14 @@ def _base_filters(session: Session, year: int, donor_email: str | None) -> list[
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _read_spool(spool: IO[bytes], donors: int, batch_size: int) -> Iterator[tuple[set[str], dict[str, list[Draft]]]]:
+    # The spool holds what this process's own preflight wrote (in a file only it can open), never outside input.
+    with spool:
+        spool.seek(0)
+        for _ in range(0, donors, batch_size):
+            yield pickle.load(spool)  # noqa: S301
 
 
 def _settings(config: Mapping[str, Any]) -> EstimatorSettings:
@@ -196,25 +221,35 @@ def _unreceipted(session: Session, plan: Preflight) -> list[Any]:
     ]
 
 
-def _drafts_of_batch(session: Session, plan: Preflight, keys: Sequence[str], cache: dict) -> dict[str, list[Draft]]:
-    """Load the unreceipted gifts of a batch of donors and turn them into drafts, streaming the rows."""
+def _gifts_of(session: Session, plan: Preflight, keys: Sequence[str], *columns: Any, lock: bool = False):
+    """(donor key, row) for the unreceipted gifts of the donors ``keys``, each donor's in id order, streamed.
+
+    Two lookups, each through its own index (accounts by user id, guests by e-mail), not one OR: for the guests'
+    side the planner took "user_id IS NULL", which is every guest gift, once per batch, so a run's cost grew with
+    the square of its donors. ``lock`` share-locks the rows where the database can (PostgreSQL)."""
     user_ids = [int(k[2:]) for k in keys if k.startswith("u:")]
     raws = [raw for k in keys if k.startswith("e:") for raw in plan.raw_emails.get(k[2:], ())]
-    base = select(*_GIFT_COLUMNS).where(*_unreceipted(session, plan)).order_by(Donation.id)
-    base = base.execution_options(yield_per=1000)
-    # (gift date, row) per donor: the date is worked out once per gift, not again for sorting and for the line.
-    rows_by_key: dict[str, list[tuple[date | None, Any]]] = defaultdict(list)
-    # Two lookups, each through its own index (accounts by user id, guests by e-mail), not one OR: for the guests'
-    # side the planner took "user_id IS NULL", which is every guest gift, once per batch, so a run's cost grew
-    # with the square of its donors. A donor's gifts all come from one of the two, still in id order.
+    needed = [c for c in (Donation.user_id, Donation.donor_email) if not any(c is given for given in columns)]
+    base = select(*columns, *needed).where(*_unreceipted(session, plan))
+    base = base.order_by(Donation.id)
+    base = base.with_for_update(read=True, of=Donation) if lock else base.execution_options(yield_per=1000)
     if user_ids:
         for row in session.execute(base.where(Donation.user_id.in_(user_ids))):
-            rows_by_key[f"u:{row.user_id}"].append((gift_date(None, row), row))
+            yield f"u:{row.user_id}", row
     if raws:
         guest_keys = {raw: build.donor_key(None, raw) for raw in raws}
         for row in session.execute(base.where(Donation.donor_email.in_(raws))):
             if row.user_id is None:  # a gift made signed in belongs to the account, whatever the address
-                rows_by_key[guest_keys[row.donor_email]].append((gift_date(None, row), row))
+                yield guest_keys[row.donor_email], row
+
+
+def _drafts_of_batch(session: Session, plan: Preflight, keys: Sequence[str], cache: dict) -> dict[str, list[Draft]]:
+    """Load the unreceipted gifts of a batch of donors and turn them into drafts, streaming the rows."""
+    # (gift date, row) per donor: the date is worked out once per gift, not again for sorting and for the line.
+    rows_by_key: dict[str, list[tuple[date | None, Any]]] = defaultdict(list)
+    for key, row in _gifts_of(session, plan, keys, *_GIFT_COLUMNS):
+        rows_by_key[key].append((gift_date(None, row), row))
+    user_ids = [int(k[2:]) for k in keys if k.startswith("u:")]
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     config = current_app.config
     drafts: dict[str, list[Draft]] = {}
@@ -303,6 +338,9 @@ class _Checked:
     already_issued: int = 0
     ready: int = 0
     blocked: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    #: The batch as loaded, pickled where it was loaded (possibly a worker): the donors with a statement already,
+    #: and every donor's drafts. The issue pass issues these, checking each group's gifts as they then stand.
+    loaded: bytes = b""
 
 
 def _check_batch(session: Session, plan: Preflight, batch: Sequence[str], today: date, cache: dict) -> _Checked:
@@ -317,6 +355,7 @@ def _check_batch(session: Session, plan: Preflight, batch: Sequence[str], today:
             checked.blocked[key] = (_label(drafts[0]), list(dict.fromkeys(problems)))
         else:
             checked.ready += len(drafts)
+    checked.loaded = pickle.dumps((done, drafts_by_key), protocol=pickle.HIGHEST_PROTOCOL)
     return checked
 
 
@@ -371,11 +410,15 @@ def preflight_annual(
     The batches may be checked by read-only worker processes (``_checked_batches``): they see committed data only,
     which is all an annual run reads (the caller commits before it)."""
     keys, raw_emails = find_donors(session, year, donor_email=donor_email)
-    plan = Preflight(year=year, donor_email=donor_email, keys=keys, raw_emails=raw_emails)
-    for checked in _checked_batches(session, plan, batch_size or current_app.config["STATEMENTS_BATCH_SIZE"]):
+    size = batch_size or current_app.config["STATEMENTS_BATCH_SIZE"]
+    plan = Preflight(year=year, donor_email=donor_email, keys=keys, raw_emails=raw_emails, batch_size=size)
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 -- handed to the plan; the issue pass reads and closes it
+    for checked in _checked_batches(session, plan, size):
         plan.already_issued += checked.already_issued
         plan.ready += checked.ready
         plan.blocked.update(checked.blocked)
+        spool.write(checked.loaded)
+    plan.spool = spool
     return plan
 
 
@@ -463,30 +506,39 @@ def _statement_row(plan: Preflight, n: Numbered, actor: Actor, pdf: bytes, email
 _Item = tuple[str, list[Draft], bool]
 
 
-def _as_they_stand(session: Session, plan: Preflight, items: Sequence[_Item], cache: dict) -> list[_Item]:
-    """The group's drafts checked against its gifts as they stand in this transaction, and reloaded for any donor
-    whose gifts changed since they were loaded.
+def _as_they_stand(
+    session: Session, plan: Preflight, items: Sequence[_Item], cache: dict, counts: AnnualResult
+) -> list[_Item]:
+    """The group's drafts checked against its donors' gifts as they stand in this transaction, and reloaded for any
+    donor whose gifts changed since they were loaded.
 
-    Drafts are loaded ahead, in an earlier transaction (a batch at a time, and the groups drawn ahead): a gift
-    refunded or receipted on its own in between must not be printed as it was. The gifts are read with a share
-    lock where the database has one (PostgreSQL), so a refund waits for this group's commit and then finds the
-    statement to correct; SQLite's write lock already keeps other writers out until then.
+    Drafts are loaded ahead, by the preflight (and the groups drawn ahead): a gift refunded, receipted on its own
+    or recorded in between must not be printed as it was, nor left off. The gifts are read with a share lock where
+    the database has one (PostgreSQL), so a refund waits for this group's commit and then finds the statement to
+    correct; SQLite's write lock already keeps other writers out until then. A donor left with nothing to issue
+    is counted in ``counts``: skipped if another run issued their statement meanwhile, else empty.
     """
-    expected = {line.donation_id: line.amount_yen for _, drafts, _ in items for d in drafts for line in d.lines}
-    if not expected:
+    keys = [key for key, _, _ in items]
+    if not keys:
         return list(items)
-    rows = session.execute(
-        select(Donation.id, Donation.amount_yen - Donation.refunded_yen)
-        .where(*_unreceipted(session, plan), Donation.id.in_(list(expected)))
-        .with_for_update(read=True, of=Donation)
-    )
-    now = {donation_id: net for donation_id, net in rows}
+    now: dict[str, dict[int, int]] = defaultdict(dict)
+    net = (Donation.amount_yen - Donation.refunded_yen).label("net")
+    for key, row in _gifts_of(session, plan, keys, Donation.id, net, lock=True):
+        now[key][row.id] = row.net
     changed = [
-        key for key, drafts, _ in items if any(now.get(g.donation_id) != g.amount_yen for d in drafts for g in d.lines)
+        key
+        for key, drafts, _ in items
+        if now.get(key, {}) != {line.donation_id: line.amount_yen for d in drafts for line in d.lines}
     ]
     if not changed:
         return list(items)
-    fresh = _batch(session, plan, changed, cache)[1]
+    done, fresh = _batch(session, plan, changed, cache)
+    for key, _, blocked in items:
+        if key in changed and not fresh.get(key) and not blocked:  # a held donor is counted as blocked already
+            if key in done:
+                counts.skipped += 1
+            else:
+                counts.empty += 1
     return [(key, fresh.get(key, []) if key in changed else drafts, blocked) for key, drafts, blocked in items]
 
 
@@ -499,21 +551,23 @@ def _issue_group(
     renderer: Renderer,
     pipeline: _Pipeline | None,
     cache: dict,
-) -> int:
+    counts: AnnualResult,
+) -> None:
     """Issue a group of donors in the caller's transaction: numbers first, in donor order; while the workers draw
     the PDFs (and, once the numbers are known, the next group's) this process renders the e-mails; then one
     multi-row INSERT each for the statements (with their PDFs, so no committed statement ever lacks one), their
-    gifts, the audit rows and the e-mails. Row for row the same as issuing the documents one at a time."""
+    gifts, the audit rows and the e-mails. Row for row the same as issuing the documents one at a time. What it
+    did goes into ``counts``, which the caller adds up once the group is committed."""
     from kyodo_fund.receipts.services import hold_for_missing_data
 
-    items = _as_they_stand(session, plan, items, cache)
+    items = _as_they_stand(session, plan, items, cache, counts)
     for key, drafts, blocked in items:
         if blocked:
             ids = [i for d in drafts for i in d.donation_ids]
             hold_for_missing_data(session, ids, plan.blocked[key][1], f"statement:{plan.year}")
     drafts = [d for _, drafts, blocked in items if not blocked for d in drafts]
     if not drafts:
-        return 0
+        return
     issued_on = today_in_tokyo()
     numbered: list[Numbered] = []
     pdfs: list[Pending | None] = []
@@ -608,7 +662,7 @@ def _issue_group(
             if email is not None
         ],
     )
-    return len(numbered)
+    counts.issued += len(numbered)
 
 
 class _Pipeline:
@@ -695,9 +749,7 @@ def issue_annual(
             )
             groups = iter(pipeline.advance, None)
         for group in groups:
-            result.issued += _commit_group(
-                session, plan, group, actor, settings, renderer, pipeline, result, on_donor, cache
-            )
+            _commit_group(session, plan, group, actor, settings, renderer, pipeline, result, on_donor, cache)
     return result
 
 
@@ -710,28 +762,35 @@ def _groups(
     result: AnnualResult,
     on_donor: Callable[[int], Any] | None,
 ) -> Iterator[list[_Item]]:
-    """The donors to issue (or hold), in groups of ``every``, loading their gifts a batch at a time; donors with
-    nothing to do are counted on the way."""
-    for batch in _chunks(plan.keys, batch_size):
-        done, drafts_by_key = _batch(session, plan, batch, cache)
-        items: list[_Item] = []
-        for key in batch:
-            drafts = drafts_by_key.get(key, [])
-            if key in done and not drafts:
-                result.skipped += 1
-            elif key in plan.blocked:
-                result.blocked += 1
-                items.append((key, drafts, True))
-                continue
-            elif not drafts:
-                result.empty += 1
-            else:
-                items.append((key, drafts, False))
-                continue
-            if on_donor:
-                on_donor(1)
-        for start in range(0, len(items), every):
-            yield items[start : start + every]
+    """The donors to issue (or hold), in groups of ``every``, a batch at a time as the preflight loaded it (or
+    loading it now, for a plan without its batches); donors with nothing to do are counted on the way."""
+    loaded = plan.loaded_batches()
+    if loaded is not None:
+        batch_size = plan.batch_size
+    try:
+        for batch in _chunks(plan.keys, batch_size):
+            done, drafts_by_key = next(loaded) if loaded is not None else _batch(session, plan, batch, cache)
+            items: list[_Item] = []
+            for key in batch:
+                drafts = drafts_by_key.get(key, [])
+                if key in done and not drafts:
+                    result.skipped += 1
+                elif key in plan.blocked:
+                    result.blocked += 1
+                    items.append((key, drafts, True))
+                    continue
+                elif not drafts:
+                    result.empty += 1
+                else:
+                    items.append((key, drafts, False))
+                    continue
+                if on_donor:
+                    on_donor(1)
+            for start in range(0, len(items), every):
+                yield items[start : start + every]
+    finally:
+        if loaded is not None:
+            loaded.close()  # closes the spool's file
 
 
 def _commit_group(
@@ -745,9 +804,10 @@ def _commit_group(
     result: AnnualResult,
     on_donor: Callable[[int], Any] | None,
     cache: dict,
-) -> int:
+) -> None:
+    counts = AnnualResult()  # added to ``result`` only once committed: a group redone must not count twice
     try:
-        issued = _issue_group(session, plan, group, actor, settings, renderer, pipeline, cache)
+        _issue_group(session, plan, group, actor, settings, renderer, pipeline, cache, counts)
         session.commit()
     except IntegrityError:  # another run issued one of these donors first: redo them one at a time
         session.rollback()
@@ -755,11 +815,12 @@ def _commit_group(
             result.skipped += 1
             if on_donor:
                 on_donor(1)
-            return 0
-        return sum(
+            return
+        for item in group:
             _commit_group(session, plan, [item], actor, settings, renderer, pipeline, result, on_donor, cache)
-            for item in group
-        )
+        return
+    result.issued += counts.issued
+    result.skipped += counts.skipped
+    result.empty += counts.empty
     if on_donor:
         on_donor(len(group))
-    return issued

@@ -402,13 +402,13 @@ def test_a_gift_refunded_after_its_group_was_loaded_is_printed_as_it_stands(
     monkeypatch.setitem(app.config, "STATEMENTS_COMMIT_EVERY", 2)
     real, calls = statements._as_they_stand, []
 
-    def refund_before_the_second_group(session, plan, items, cache):
+    def refund_before_the_second_group(session, plan, items, cache, counts):
         calls.append([key for key, _, _ in items])
         if len(calls) == 2:  # the first group is committed; the second was loaded (and drawn) already
             gifts[2].refunded_yen, gifts[2].status = 2_000, DonationStatus.PARTIALLY_REFUNDED
             gifts[3].refunded_yen, gifts[3].status = 5_000, DonationStatus.REFUNDED
             session.flush()
-        return real(session, plan, items, cache)
+        return real(session, plan, items, cache, counts)
 
     monkeypatch.setattr(statements, "_as_they_stand", refund_before_the_second_group)
     plan = preflight_annual(db_session, 2026)
@@ -425,6 +425,63 @@ def test_a_gift_refunded_after_its_group_was_loaded_is_printed_as_it_stands(
     assert partly.pdf == render_receipt(snapshot_of(partly))
     assert "¥3,000-" in pdf_text(partly.pdf)
     assert [g.amount_yen for g in partly.gifts] == [3_000]
+
+
+def test_the_issue_pass_takes_the_drafts_the_preflight_loaded(
+    app, app_ctx, db_session, run_day, configure_issuer, gift, monkeypatch
+):
+    """The preflight keeps each batch it loaded in a temporary file; the issue pass issues from it without loading
+    the gifts again (only a donor whose gifts changed is loaded anew), and closes the file."""
+    configure_issuer("koeki")
+    for n in range(5):
+        gift(donor_email=f"s{n}@example.jp", amount_yen=1_000 * (n + 1), paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    plan = preflight_annual(db_session, 2026, batch_size=2)
+    spool = plan.spool
+    assert spool is not None and spool.tell() > 0
+    loads = []
+    real_batch = statements._batch
+    monkeypatch.setattr(statements, "_batch", lambda *args: loads.append(args[2]) or real_batch(*args))
+    result = issue_annual(db_session, plan, SYSTEM, batch_size=50)  # the plan's own batches, whatever the size
+    assert (result.issued, loads, spool.closed, plan.spool) == (5, [], True, None)
+    assert [r.amount_yen for r in statements_of(db_session)] == [1_000, 2_000, 3_000, 4_000, 5_000]
+
+
+def test_a_gift_recorded_between_preflight_and_issue_is_on_the_statement(
+    app, app_ctx, db_session, run_day, configure_issuer, gift
+):
+    """Drafts come from the preflight, but each group rereads its donors' gifts: a gift of the year recorded in
+    between goes on the donor's statement, as it would had the issue pass loaded the donor itself."""
+    configure_issuer("koeki")
+    gift(donor_email="between@example.jp", amount_yen=2_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    gift(donor_email="other@example.jp", amount_yen=1_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    plan = preflight_annual(db_session, 2026)
+    assert plan.ready == 2
+    late = gift(donor_email="between@example.jp", amount_yen=7_000, paid_at=paid(11), receipt_preference=ANNUAL)
+    db_session.commit()
+    result = issue_annual(db_session, plan, SYSTEM)
+    assert (result.issued, result.empty, result.skipped) == (2, 0, 0)
+    by_email = {r.recipient_email: r for r in statements_of(db_session)}
+    assert by_email["between@example.jp"].amount_yen == 9_000
+    assert late.id in {g.donation_id for g in by_email["between@example.jp"].gifts}
+    assert "¥9,000-" in pdf_text(by_email["between@example.jp"].pdf)
+    assert by_email["other@example.jp"].amount_yen == 1_000
+
+
+def test_a_donor_whose_gifts_were_all_refunded_in_between_is_counted_empty(
+    app, app_ctx, db_session, run_day, configure_issuer, gift
+):
+    configure_issuer("koeki")
+    gone = gift(donor_email="gone@example.jp", amount_yen=2_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    gift(donor_email="stays@example.jp", amount_yen=1_000, paid_at=paid(3), receipt_preference=ANNUAL)
+    db_session.commit()
+    plan = preflight_annual(db_session, 2026)
+    gone.refunded_yen, gone.status = 2_000, DonationStatus.REFUNDED
+    db_session.commit()
+    result = issue_annual(db_session, plan, SYSTEM)
+    assert (result.issued, result.empty, result.skipped) == (1, 1, 0)
+    assert [r.recipient_email for r in statements_of(db_session)] == ["stays@example.jp"]
 
 
 def test_preflight_on_read_only_workers_finds_what_one_process_finds(

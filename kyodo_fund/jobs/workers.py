@@ -10,6 +10,7 @@ Workers read only what is committed: the caller's own uncommitted writes are inv
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
 from collections.abc import Callable, Iterator
@@ -39,11 +40,35 @@ def _portable(value: Any) -> bool:
     return True
 
 
+#: Allocations between two young-generation collections during a batch (the interpreter's default is 700).
+BATCH_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run a batch job's loop with the cyclic collector working less: a batch builds and drops millions of small
+    rows, tuples and dicts, and at the default threshold the collector starts every 700 allocations and walks the
+    app's long-lived objects (models, metadata, templates) again and again (~6 % of an annual run's own CPU). Those
+    are frozen out of its reach and young collections come every ``BATCH_GC_THRESHOLD`` allocations, so garbage
+    cycles are still collected, only in larger sweeps. Restored afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(BATCH_GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def _start(env: str, settings: dict[str, Any]) -> None:
     from kyodo_fund.factory import create_app
 
     global _APP
     _APP = create_app(env, {**settings, "DATABASE_READ_ONLY": True})
+    # A worker lives for one batch job: its app is long-lived, the rest is the job's (see ``fewer_collections``).
+    gc.freeze()
+    gc.set_threshold(BATCH_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def in_app(function: Callable[..., T], *args: Any) -> T:

@@ -31,6 +31,7 @@ from kyodo_fund.audit import Actor
 from kyodo_fund.audit.services import record_many
 from kyodo_fund.db import utcnow
 from kyodo_fund.donations.models import Donation, ReceiptPreference
+from kyodo_fund.jobs.workers import fewer_collections
 from kyodo_fund.notifications.services import render_email, store_emails
 from kyodo_fund.receipts import build
 from kyodo_fund.receipts.issuers import Issuer, gift_date, gift_date_between, issuer_for
@@ -413,11 +414,12 @@ def preflight_annual(
     size = batch_size or current_app.config["STATEMENTS_BATCH_SIZE"]
     plan = Preflight(year=year, donor_email=donor_email, keys=keys, raw_emails=raw_emails, batch_size=size)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 -- handed to the plan; the issue pass reads and closes it
-    for checked in _checked_batches(session, plan, size):
-        plan.already_issued += checked.already_issued
-        plan.ready += checked.ready
-        plan.blocked.update(checked.blocked)
-        spool.write(checked.loaded)
+    with fewer_collections():
+        for checked in _checked_batches(session, plan, size):
+            plan.already_issued += checked.already_issued
+            plan.ready += checked.ready
+            plan.blocked.update(checked.blocked)
+            spool.write(checked.loaded)
     plan.spool = spool
     return plan
 
@@ -738,7 +740,7 @@ def issue_annual(
     if plan.ready < int(config.get("STATEMENTS_RENDER_POOL_FROM", 100)):
         workers = 0  # a handful of statements: starting worker processes would cost more than it saves
     size = batch_size or config["STATEMENTS_BATCH_SIZE"]
-    with pdf_renderer(workers) as renderer:
+    with fewer_collections(), pdf_renderer(workers) as renderer:
         groups = _groups(session, plan, size, every, cache, result, on_donor)
         pipeline = None
         if renderer.parallel:

@@ -50,3 +50,34 @@ def test_only_settings_that_travel_are_sent(app, monkeypatch):
     settings = portable_settings(app)
     assert "SOME_CALLBACK" not in settings
     assert settings["DATABASE_URL"] == app.config["DATABASE_URL"]
+
+
+def gc_state() -> tuple[tuple[int, int, int], int]:
+    import gc
+
+    return gc.get_threshold(), gc.get_freeze_count()
+
+
+def test_fewer_collections_during_a_batch_and_the_collector_restored_after():
+    import gc
+
+    from kyodo_fund.jobs.workers import BATCH_GC_THRESHOLD, fewer_collections
+
+    before = gc_state()
+    with fewer_collections():
+        threshold, frozen = gc_state()
+        assert threshold[0] == BATCH_GC_THRESHOLD and threshold[1:] == before[0][1:]
+        assert frozen > before[1]  # the app's objects were set aside
+        cycle: list = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # cycles made during the batch are still collected
+    assert gc_state() == before
+
+
+def test_a_worker_collects_less_for_its_batch(app):
+    from kyodo_fund.jobs.workers import BATCH_GC_THRESHOLD
+
+    with read_only_pool(app, 1) as pool:
+        (threshold, frozen) = pool.submit(in_app, gc_state).result(timeout=60)
+    assert threshold[0] == BATCH_GC_THRESHOLD and frozen > 0

@@ -22,7 +22,14 @@ from reportlab.pdfgen import canvas
 from kyodo_fund.money import format_yen
 from kyodo_fund.receipts.qr import qr_matrix
 from kyodo_fund.receipts.snapshot import DocumentKind, ReceiptLine, ReceiptSnapshot, validate_snapshot
-from kyodo_fund.receipts.typesetting import ReusedCIDFont, TextBatch, qr_inline_image, text_width, wrap
+from kyodo_fund.receipts.typesetting import (
+    ReusedCIDFont,
+    TextBatch,
+    qr_inline_image,
+    reuse_formatted_objects,
+    text_width,
+    wrap,
+)
 from kyodo_fund.tax.kinds import IssuerKind
 from kyodo_fund.wareki import format_wareki
 
@@ -156,6 +163,8 @@ class _Document:
         self._finish_page()
 
     def save(self) -> bytes:
+        # Every page has been shown: the page tree, fonts and Info can now take their bytes from the cache.
+        reuse_formatted_objects(self.pdf._doc)
         self.pdf.save()
         return self.buffer.getvalue()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 import json
 import re
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from typing import Any
@@ -113,7 +115,7 @@ class ReceiptSnapshot:
         return self.issuer.kind != IssuerKind.PLAIN
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": SCHEMA_VERSION, **_encode(self)}
+        return {"version": SCHEMA_VERSION, **_encoder(type(self))(self)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
@@ -143,16 +145,18 @@ class ReceiptSnapshot:
 
 
 def _encode(value: Any) -> Any:
-    names = _FIELD_NAMES.get(type(value))
-    if names is None and is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
-    if names is not None:
-        # Field by field rather than ``asdict``, which deep-copies every value first; the names are looked up once
-        # per class, not once per value (an annual run encodes a hundred thousand snapshots).
-        return {name: _encode(getattr(value, name)) for name in names}
+    """Any value as JSON data: dataclasses field by field, enums by value, dates in ISO form, sequences as lists.
+
+    The general case: ``to_dict`` goes through each class's compiled encoder (``_encoder``), which comes here only
+    for a value its field's annotation did not announce."""
+    cls = type(value)
+    if cls in _PLAIN:  # most values; none of them is a dataclass or an enum
+        return value
+    if is_dataclass(cls):
+        return _encoder(cls)(value)
     if isinstance(value, enum.Enum):  # before str: a StrEnum is a str
         return value.value
-    if value is None or isinstance(value, (str, int)):
+    if isinstance(value, (str, int)):
         return value
     if isinstance(value, dict):
         return {k: _encode(v) for k, v in value.items()}
@@ -163,8 +167,75 @@ def _encode(value: Any) -> Any:
     return value
 
 
-#: Dataclass → its field names, filled on first use.
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Types ``_encode`` returns as they are, checked by exact type (a subclass, an enum say, takes the long way).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+#: Dataclass → its compiled encoder, filled on first use.
+_ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _encoder(cls: type, building: frozenset[type] = frozenset()) -> Callable[[Any], dict[str, Any]]:
+    """The function that encodes an instance of the dataclass ``cls`` as ``_encode`` would, built once per class.
+
+    An annual run encodes a hundred thousand snapshots of some ninety values each, and the general ``_encode`` asks
+    every value what it is. This one is written for the class from its fields' annotations: one dict display that
+    reads each field and converts it inline (a date with ``isoformat``, an enum to its value, a nested dataclass or a
+    tuple of them with their own encoders), about five times faster. Each conversion is guarded by the exact type
+    the annotation names, so a value of another type (a ``datetime``, a list, a plain ``str`` for an enum) goes to
+    ``_encode`` and comes out the same. The source is made only of the class's field names, which are identifiers,
+    and of names bound in its own namespace; no value goes into it.
+
+    ``building``: the classes whose encoders are being built around this one; a field of such a class (a dataclass
+    that contains itself) takes the general path, which finds the finished encoder when it runs.
+    """
+    encoder = _ENCODERS.get(cls)
+    if encoder is not None:
+        return encoder
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation that does not resolve: every field then takes the general path
+        hints = {}
+    namespace: dict[str, Any] = {"_encode": _encode, "_PLAIN": _PLAIN, "date": date}
+    building |= {cls}
+    items = [
+        f"{f.name!r}: {_field_expression(hints.get(f.name), f'v.{f.name}', namespace, building)}" for f in fields(cls)
+    ]
+    source = f"def encode(v):\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, f"<encoder of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 (see the docstring)
+    # Two threads may both build it; either result is the same function.
+    encoder = _ENCODERS[cls] = namespace["encode"]
+    return encoder
+
+
+def _field_expression(hint: Any, read: str, namespace: dict[str, Any], building: frozenset[type]) -> str:
+    """Python source for the encoded value of one field read by ``read``, chosen by the field's type ``hint``."""
+    args = typing.get_args(hint)
+    if hint in (str, int, bool):
+        return f"(x if type(x := {read}) in _PLAIN else _encode(x))"
+    if hint is date or (len(args) == 2 and date in args and type(None) in args):
+        return f"(x if (x := {read}) is None else x.isoformat() if type(x) is date else _encode(x))"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        kind = _bind(namespace, hint)
+        return f"(x.value if type(x := {read}) is {kind} else _encode(x))"
+    if isinstance(hint, type) and is_dataclass(hint) and hint not in building:
+        kind, encode = _bind(namespace, hint), _bind(namespace, _encoder(hint, building))
+        return f"({encode}(x) if type(x := {read}) is {kind} else _encode(x))"
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = args[0]
+        if isinstance(item, type) and is_dataclass(item) and item not in building:
+            kind, encode = _bind(namespace, item), _bind(namespace, _encoder(item, building))
+            return (
+                f"([{encode}(i) if type(i) is {kind} else _encode(i) for i in x] "
+                f"if type(x := {read}) is tuple else _encode(x))"
+            )
+    return f"_encode({read})"
+
+
+def _bind(namespace: dict[str, Any], value: Any) -> str:
+    """A fresh name for ``value`` in the generated code's namespace."""
+    name = f"_n{len(namespace)}"
+    namespace[name] = value
+    return name
 
 
 def _date(value: str | None) -> date | None:

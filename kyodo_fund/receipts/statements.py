@@ -386,7 +386,7 @@ def _checked_batches(session: Session, plan: Preflight, size: int) -> Iterator[_
 
     locale = str(get_locale() or config["BABEL_DEFAULT_LOCALE"])
     with read_only_pool(current_app._get_current_object(), min(workers, len(batches))) as pool:
-        pending = [
+        pending = deque(
             pool.submit(
                 in_app,
                 _check_in_worker,
@@ -398,9 +398,10 @@ def _checked_batches(session: Session, plan: Preflight, size: int) -> Iterator[_
                 locale,
             )
             for batch in batches
-        ]
-        for future in pending:
-            yield future.result()
+        )
+        while pending:
+            # Let go of each batch once taken: its loaded drafts go to the spool, and a run has hundreds of batches.
+            yield pending.popleft().result()
 
 
 def preflight_annual(

@@ -51,14 +51,20 @@ def fewer_collections() -> Iterator[None]:
     app's long-lived objects (models, metadata, templates) again and again (~6 % of an annual run's own CPU). Those
     are frozen out of its reach and young collections come every ``BATCH_GC_THRESHOLD`` allocations, so garbage
     cycles are still collected, only in larger sweeps. Restored afterwards."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(BATCH_GC_THRESHOLD, *thresholds[1:])
+    thresholds = _collect_less()
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def _collect_less() -> tuple[int, int, int]:
+    """Freeze what exists now and raise the young generation's threshold; the thresholds it replaced."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(BATCH_GC_THRESHOLD, *thresholds[1:])
+    return thresholds
 
 
 def _start(env: str, settings: dict[str, Any]) -> None:
@@ -67,8 +73,7 @@ def _start(env: str, settings: dict[str, Any]) -> None:
     global _APP
     _APP = create_app(env, {**settings, "DATABASE_READ_ONLY": True})
     # A worker lives for one batch job: its app is long-lived, the rest is the job's (see ``fewer_collections``).
-    gc.freeze()
-    gc.set_threshold(BATCH_GC_THRESHOLD, *gc.get_threshold()[1:])
+    _collect_less()
 
 
 def in_app(function: Callable[..., T], *args: Any) -> T:

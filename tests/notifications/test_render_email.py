@@ -223,27 +223,18 @@ def test_without_a_request_context(app):
             assert rendered("signup_existing", context, locale) == reference("signup_existing", context, locale)
 
 
-def test_a_missing_body_html_makes_a_text_only_mail_but_a_missing_include_is_an_error(app, app_ctx):
-    from jinja2 import ChoiceLoader, DictLoader, TemplateNotFound
+def test_a_missing_body_html_makes_a_text_only_mail_but_a_missing_include_is_an_error(app, app_ctx, mail_templates):
+    from jinja2 import TemplateNotFound
 
-    original = app.jinja_env.loader
-    app.jinja_env.loader = ChoiceLoader(
-        [
-            original,
-            DictLoader(
-                {
-                    "emails/test_text_only/subject.txt": "件名",
-                    "emails/test_text_only/body.txt": "本文",
-                    "emails/test_broken/subject.txt": "件名",
-                    "emails/test_broken/body.txt": "本文",
-                    "emails/test_broken/body.html": "<p>{% include 'emails/no_such_part.html' %}</p>",
-                }
-            ),
-        ]
+    mail_templates(
+        {
+            "test_text_only/subject.txt": "件名",
+            "test_text_only/body.txt": "本文",
+            "test_broken/subject.txt": "件名",
+            "test_broken/body.txt": "本文",
+            "test_broken/body.html": "<p>{% include 'emails/no_such_part.html' %}</p>",
+        }
     )
-    try:
-        assert render_email("test_text_only", to="a@example.jp").body_html is None
-        with pytest.raises(TemplateNotFound):
-            render_email("test_broken", to="a@example.jp")
-    finally:
-        app.jinja_env.loader = original
+    assert render_email("test_text_only", to="a@example.jp").body_html is None
+    with pytest.raises(TemplateNotFound):
+        render_email("test_broken", to="a@example.jp")

@@ -11,7 +11,7 @@ import traceback
 import pytest
 from flask import render_template
 from flask_babel import force_locale
-from jinja2 import ChoiceLoader, DictLoader, Environment
+from jinja2 import Environment
 
 from kyodo_fund.notifications import services
 from kyodo_fund.notifications.services import render_email
@@ -46,20 +46,6 @@ def test_past_the_cap_messages_are_translated_each_time(app, app_ctx, monkeypatc
         assert remembered is app.extensions["kyodo_fund.mail_locales"]["ja"].gettext["_"]
     finally:
         forget_mail_locales(app)
-
-
-@pytest.fixture
-def mail_templates(app):
-    """``mail_templates({"<name>/<part>": source, ...})`` adds throwaway mails under ``emails/``."""
-    original = app.jinja_env.loader
-
-    def add(sources: dict[str, str]) -> None:
-        app.jinja_env.loader = ChoiceLoader(
-            [original, DictLoader({f"emails/{name}": source for name, source in sources.items()})]
-        )
-
-    yield add
-    app.jinja_env.loader = original
 
 
 def render_template_parts(template: str, context: dict, locale: str) -> tuple[str, str, str]:
